@@ -1,0 +1,1 @@
+"""Local development stack: the embedded broker and ``make run``."""

@@ -1,0 +1,1 @@
+"""Code shared by the ingest, enricher and notifier services."""

@@ -1,0 +1,73 @@
+"""Kafka adapters built on kafka-python: one producer that waits for acknowledgements
+and one consumer factory, both with the settings this pipeline relies on."""
+
+from kafka import KafkaConsumer, KafkaProducer
+from kafka.errors import KafkaError
+
+from shared.errors import BrokerUnavailable
+from shared.events import Record
+
+# Consumer-group timing that works on Apache Kafka (whose minimum session timeout is
+# 6 s) and lets a group on the embedded broker settle in seconds.
+SESSION_TIMEOUT_MS = 6000
+HEARTBEAT_INTERVAL_MS = 1000
+
+
+def create_producer(bootstrap_servers: str, *, max_block_ms: int = 10_000) -> KafkaProducer:
+    """A producer whose sends count only once every in-sync replica has the record."""
+    return KafkaProducer(
+        bootstrap_servers=bootstrap_servers,
+        acks="all",
+        retries=5,
+        max_in_flight_requests_per_connection=1,  # keeps per-key order across retries
+        max_block_ms=max_block_ms,
+        linger_ms=0,
+    )
+
+
+def create_consumer(bootstrap_servers: str, *, group_id: str, topic: str) -> KafkaConsumer:
+    """A group member that commits only when told to, starting at the earliest offset."""
+    return KafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap_servers,
+        group_id=group_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        session_timeout_ms=SESSION_TIMEOUT_MS,
+        heartbeat_interval_ms=HEARTBEAT_INTERVAL_MS,
+        max_poll_records=100,
+    )
+
+
+class Publisher:
+    """Sends records and returns only once the broker acknowledged them."""
+
+    def __init__(self, producer: KafkaProducer, *, ack_timeout_s: float) -> None:
+        self._producer = producer
+        self._ack_timeout_s = ack_timeout_s
+
+    def publish(self, topic: str, record: Record) -> None:
+        """Send one record and wait for its acknowledgement, or raise BrokerUnavailable."""
+        self.publish_all(topic, [record])
+
+    def publish_all(self, topic: str, records: list[Record]) -> None:
+        """Send records in order and wait until all are acknowledged."""
+        try:
+            futures = [
+                self._producer.send(
+                    topic, key=record.key, value=record.value, headers=list(record.headers)
+                )
+                for record in records
+            ]
+            for future in futures:
+                future.get(timeout=self._ack_timeout_s)
+        except KafkaError as error:
+            raise BrokerUnavailable(
+                f"broker did not acknowledge: {type(error).__name__}"
+            ) from error
+
+    def is_connected(self) -> bool:
+        return bool(self._producer.bootstrap_connected())
+
+    def close(self, timeout_s: float = 5.0) -> None:
+        self._producer.close(timeout=timeout_s)

@@ -1,0 +1,130 @@
+"""Fixtures every test directory shares: a real Kafka-protocol broker and fresh topics.
+
+The broker, once per session, in this order: ``KAFKA_BOOTSTRAP_SERVERS`` if set; a
+testcontainers Kafka if a Docker daemon answers; else the embedded Tansu broker.
+Each test gets its own topics and consumer group names, so tests never see each
+other's records.
+"""
+
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from devstack.broker import EmbeddedBroker
+from shared.topics import ensure_topics
+
+
+def _docker_answers() -> bool:
+    try:
+        import docker
+
+        docker.from_env(timeout=2).ping()
+    except Exception:
+        return False
+    return True
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    configured = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if configured:
+        yield configured
+    elif _docker_answers():
+        from testcontainers.kafka import KafkaContainer
+
+        with KafkaContainer().with_kraft() as kafka:
+            yield kafka.get_bootstrap_server()
+    else:
+        with EmbeddedBroker() as broker:
+            yield broker.bootstrap_servers
+
+
+@dataclass(frozen=True)
+class PipelineTopics:
+    """Unique topic and group names for one test."""
+
+    raw: str
+    enriched: str
+    dead_letter: str
+    group_prefix: str
+
+    def environment(self, bootstrap: str) -> dict[str, str]:
+        """The variables that point a service at these topics."""
+        return {
+            "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+            "RAW_TOPIC": self.raw,
+            "ENRICHED_TOPIC": self.enriched,
+            "DEAD_LETTER_TOPIC": self.dead_letter,
+        }
+
+
+@pytest.fixture
+def topics(kafka_bootstrap: str) -> PipelineTopics:
+    suffix = uuid.uuid4().hex[:10]
+    names = PipelineTopics(
+        raw=f"raw-{suffix}",
+        enriched=f"enriched-{suffix}",
+        dead_letter=f"dlq-{suffix}",
+        group_prefix=f"group-{suffix}",
+    )
+    ensure_topics(kafka_bootstrap, [names.raw, names.enriched, names.dead_letter], partitions=3)
+    return names
+
+
+@dataclass(frozen=True)
+class KafkaRecordView:
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+    headers: dict[str, bytes]
+
+
+ReadTopic = Callable[..., list[KafkaRecordView]]
+
+
+@pytest.fixture
+def read_topic(kafka_bootstrap: str) -> ReadTopic:
+    """Read a topic from the start, without a consumer group.
+
+    With ``count``: until that many records arrived (or ``timeout_s`` passed; the caller's
+    assertion then fails). Without: everything up to the end offsets of this moment.
+    """
+    from kafka import KafkaConsumer, TopicPartition
+
+    def read(
+        topic: str, *, count: int | None = None, timeout_s: float = 30.0
+    ) -> list[KafkaRecordView]:
+        consumer = KafkaConsumer(bootstrap_servers=kafka_bootstrap, enable_auto_commit=False)
+        try:
+            partitions = [
+                TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())
+            ]
+            consumer.assign(partitions)
+            consumer.seek_to_beginning(*partitions)
+            end = consumer.end_offsets(partitions)
+            found: list[KafkaRecordView] = []
+            deadline = time.monotonic() + timeout_s
+
+            def done() -> bool:
+                if count is not None:
+                    return len(found) >= count
+                return all(consumer.position(tp) >= end[tp] for tp in partitions)
+
+            while not done() and time.monotonic() < deadline:
+                for records in consumer.poll(timeout_ms=200).values():
+                    found.extend(
+                        KafkaRecordView(
+                            r.partition, r.offset, r.key, r.value, dict(r.headers or ())
+                        )
+                        for r in records
+                    )
+        finally:
+            consumer.close()
+        return found
+
+    return read
