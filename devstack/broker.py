@@ -58,6 +58,9 @@ class EmbeddedBroker:
             ],
             stdout=log,
             stderr=log,
+            # Out of the terminal's process group: Ctrl-C must not kill the broker before
+            # the services have committed and left their groups; stop() ends it last.
+            start_new_session=True,
         )
         wait_for_port("127.0.0.1", self.port, timeout_s=15)
         return self.bootstrap_servers

@@ -11,11 +11,14 @@ For each record, in partition order:
 
 import logging
 import random
+import sys
 import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from cloudevents.core.v1.event import CloudEvent
 from kafka import KafkaConsumer
@@ -25,7 +28,9 @@ from kafka.structs import OffsetAndMetadata, TopicPartition
 from shared.backoff import backoff_delay
 from shared.errors import PipelineError
 from shared.events import Record, from_record
-from shared.kafka import Publisher
+from shared.kafka import Publisher, create_consumer, create_producer
+from shared.lifecycle import stop_on_signals
+from shared.settings import ConsumerSettings
 
 log = logging.getLogger(__name__)
 
@@ -175,3 +180,58 @@ class ConsumerLoop:
             # Typically a rebalance took the partition away; its new owner will see the
             # record again (at-least-once), which the consumers tolerate.
             log.warning("commit failed", extra={"partition": str(partition), "reason": str(error)})
+
+
+PUBLISH_ACK_TIMEOUT_S = 10.0
+
+
+@contextmanager
+def open_consumer_loop(
+    settings: ConsumerSettings,
+    *,
+    group_id: str,
+    topic: str,
+    make_handler: Callable[[Publisher], Handler],
+    stop: threading.Event,
+) -> Iterator[ConsumerLoop]:
+    """A loop ready to ``run()`` on ``topic`` as member of ``group_id`` until ``stop`` is set.
+
+    ``make_handler`` receives the loop's publisher, for handlers that publish their
+    output. The producer is closed on exit; the loop closes its consumer itself.
+    """
+    publisher = Publisher(
+        create_producer(settings.kafka_bootstrap_servers), ack_timeout_s=PUBLISH_ACK_TIMEOUT_S
+    )
+    try:
+        consumer = create_consumer(settings.kafka_bootstrap_servers, group_id=group_id, topic=topic)
+        yield ConsumerLoop(
+            consumer,
+            make_handler(publisher),
+            publisher,
+            DeadLetterTarget(settings.dead_letter_topic, group_id),
+            stop,
+            retry=RetryPolicy(settings.retry_backoff_base_s, settings.retry_backoff_cap_s),
+        )
+    finally:
+        publisher.close()
+
+
+def run_until_signalled(
+    service: str,
+    bootstrap_servers: str,
+    open_loop: Callable[[threading.Event], AbstractContextManager[ConsumerLoop]],
+    details: dict[str, Any],
+) -> None:
+    """A consumer service's ``main``: run until SIGTERM or SIGINT, then return (exit 0).
+
+    A broker that cannot be reached at all ends the process with a one-line message
+    (no traceback) and a non-zero status, for the supervisor to restart it.
+    """
+    stop = stop_on_signals()
+    try:
+        with open_loop(stop) as loop:
+            log.info(f"{service} started", extra=details)
+            loop.run()
+    except KafkaError as error:
+        sys.exit(f"{service}: Kafka at {bootstrap_servers} failed: {type(error).__name__}")
+    log.info(f"{service} stopped")

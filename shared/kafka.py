@@ -1,11 +1,15 @@
 """Kafka adapters built on kafka-python: one producer that waits for acknowledgements
 and one consumer factory, both with the settings this pipeline relies on."""
 
+import logging
+
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.errors import KafkaError
 
 from shared.errors import BrokerUnavailable
 from shared.events import Record
+
+log = logging.getLogger(__name__)
 
 # Consumer-group timing that works on Apache Kafka (whose minimum session timeout is
 # 6 s) and lets a group on the embedded broker settle in seconds.
@@ -67,7 +71,22 @@ class Publisher:
             ) from error
 
     def is_connected(self) -> bool:
-        return bool(self._producer.bootstrap_connected())
+        """True while the producer holds an open broker connection.
+
+        Not ``bootstrap_connected()``: in kafka-python 3 that is true only during the first
+        bootstrap (dpkp/kafka-python#1962). The ``connection-count`` metric drops to 0 when
+        the broker goes away and recovers when kafka-python reconnects on its own.
+        """
+        metrics = self._producer.metrics() or {}
+        return bool(metrics.get("producer-metrics", {}).get("connection-count"))
 
     def close(self, timeout_s: float = 5.0) -> None:
-        self._producer.close(timeout=timeout_s)
+        """Close, logging instead of raising when records are still unsent.
+
+        Unsent records belong to work that was never acknowledged, so their sender
+        (an HTTP client that got a 503, a consumer that did not commit) tries again.
+        """
+        try:
+            self._producer.close(timeout=timeout_s)
+        except KafkaError as error:
+            log.warning("producer closed with unsent records", extra={"reason": repr(error)})

@@ -8,9 +8,10 @@ echoes their values (they may be secrets).
 
 import re
 import sys
-from typing import Annotated, TypeVar
+from typing import Annotated, Literal, TypeVar
+from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, ValidationError
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.errors import SettingsError
@@ -25,13 +26,32 @@ def _check_bootstrap_servers(value: str) -> str:
     return ",".join(servers)
 
 
+def _check_http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("must be an http(s) URL")
+    return value.rstrip("/")
+
+
+LogLevel = Annotated[
+    Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
+    BeforeValidator(lambda value: value.upper() if isinstance(value, str) else value),
+]
 BootstrapServers = Annotated[str, AfterValidator(_check_bootstrap_servers)]
+HttpUrl = Annotated[str, AfterValidator(_check_http_url)]
+"""An absolute http(s) URL, without a trailing slash."""
 
 
 class ServiceSettings(BaseSettings):
-    """Base of every service's settings: frozen, from the environment, unknown keys ignored."""
+    """Base of every service's settings: frozen, from the environment, unknown keys ignored.
 
-    model_config = SettingsConfigDict(frozen=True, extra="ignore", case_sensitive=False)
+    An empty variable counts as unset, so ``INGEST_TOKEN=`` (as compose passes an unset
+    ``${INGEST_TOKEN:-}``) means "no token", never "the empty token".
+    """
+
+    model_config = SettingsConfigDict(
+        frozen=True, extra="ignore", case_sensitive=False, env_ignore_empty=True
+    )
 
 
 class KafkaSettings(ServiceSettings):
@@ -41,10 +61,23 @@ class KafkaSettings(ServiceSettings):
     raw_topic: str = "kladana.webhooks.raw"
     enriched_topic: str = "kladana.documents.enriched"
     dead_letter_topic: str = "kladana.deadletter"
-    log_level: str = "INFO"
+    log_level: LogLevel = "INFO"
+
+
+class ConsumerSettings(KafkaSettings):
+    """What every consuming service adds: how it backs off from transient failures."""
+
+    retry_backoff_base_s: float = Field(default=0.5, gt=0)
+    retry_backoff_cap_s: float = Field(default=30.0, gt=0)
 
 
 SettingsT = TypeVar("SettingsT", bound=BaseSettings)
+
+
+def _describe(location: tuple[int | str, ...], message: str) -> str:
+    """``VARIABLE: problem``; a check across several variables names them in its message."""
+    variable = ".".join(str(part) for part in location).upper()
+    return f"{variable}: {message}" if variable else message
 
 
 def load_settings(settings_class: type[SettingsT]) -> SettingsT:
@@ -53,7 +86,7 @@ def load_settings(settings_class: type[SettingsT]) -> SettingsT:
         return settings_class()
     except ValidationError as error:
         problems = [
-            f"{'.'.join(str(part) for part in problem['loc']).upper()}: {problem['msg']}"
+            _describe(problem["loc"], problem["msg"])
             for problem in error.errors(include_input=False, include_url=False)
         ]
         raise SettingsError("invalid settings: " + "; ".join(problems)) from None

@@ -28,13 +28,17 @@ class TopicSettings(KafkaSettings):
     topic_partitions: int = 6
 
 
+def pipeline_topics(settings: KafkaSettings) -> list[str]:
+    return [settings.raw_topic, settings.enriched_topic, settings.dead_letter_topic]
+
+
 def main() -> None:
     from shared.settings import load_settings_or_exit
 
     settings = load_settings_or_exit(TopicSettings)
     ensure_topics(
         settings.kafka_bootstrap_servers,
-        [settings.raw_topic, settings.enriched_topic, settings.dead_letter_topic],
+        pipeline_topics(settings),
         partitions=settings.topic_partitions,
     )
     print(f"topics ready on {settings.kafka_bootstrap_servers}")

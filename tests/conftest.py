@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -52,14 +53,20 @@ class PipelineTopics:
     dead_letter: str
     group_prefix: str
 
-    def environment(self, bootstrap: str) -> dict[str, str]:
-        """The variables that point a service at these topics."""
+    def settings(self, bootstrap: str) -> dict[str, Any]:
+        """Settings fields that point a service at these topics, retrying quickly."""
         return {
-            "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-            "RAW_TOPIC": self.raw,
-            "ENRICHED_TOPIC": self.enriched,
-            "DEAD_LETTER_TOPIC": self.dead_letter,
+            "kafka_bootstrap_servers": bootstrap,
+            "raw_topic": self.raw,
+            "enriched_topic": self.enriched,
+            "dead_letter_topic": self.dead_letter,
+            "retry_backoff_base_s": 0.05,
+            "retry_backoff_cap_s": 0.5,
         }
+
+    def environment(self, bootstrap: str) -> dict[str, str]:
+        """The same as environment variables, for services run as processes."""
+        return {name.upper(): str(value) for name, value in self.settings(bootstrap).items()}
 
 
 @pytest.fixture
@@ -128,3 +135,19 @@ def read_topic(kafka_bootstrap: str) -> ReadTopic:
         return found
 
     return read
+
+
+@pytest.fixture
+def committed_total(kafka_bootstrap: str) -> Callable[[str], int]:
+    """The sum of a consumer group's committed offsets over all its partitions."""
+    from kafka import KafkaAdminClient
+
+    def total(group_id: str) -> int:
+        admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+        try:
+            offsets = admin.list_group_offsets(group_id).get(group_id, {})
+        finally:
+            admin.close()
+        return sum(meta.offset for meta in offsets.values() if meta.offset > 0)
+
+    return total

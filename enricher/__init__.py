@@ -1,0 +1,1 @@
+"""The enricher: raw webhook events -> Kladana JSON API look-up -> enriched events."""

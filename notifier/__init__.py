@@ -1,0 +1,1 @@
+"""The notifier service: enriched Kladana documents -> rules -> customer SMS."""

@@ -1,0 +1,50 @@
+"""The notifier's settings, read from the environment at start-up."""
+
+from pathlib import Path
+from typing import Annotated, Literal, Self
+from zoneinfo import ZoneInfo
+
+from pydantic import AfterValidator, Field, SecretStr, model_validator
+
+from notifier.phones import is_known_region
+from shared.settings import ConsumerSettings, HttpUrl
+
+
+def _region(value: str) -> str:
+    region = value.strip().upper()
+    if not is_known_region(region):
+        raise ValueError("must be a region code phonenumbers knows, e.g. IN")
+    return region
+
+
+class NotifierSettings(ConsumerSettings):
+    sms_provider: Literal["console", "http", "twilio"] = "console"
+    sms_http_url: HttpUrl | None = None
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    twilio_from: str | None = None
+    twilio_api_url: HttpUrl = "https://api.twilio.com"
+    sms_timeout_s: float = Field(default=10.0, gt=0)
+    notifier_rules: Path | None = None
+    default_phone_region: Annotated[str, AfterValidator(_region)] = "IN"
+    notify_timezone: ZoneInfo = ZoneInfo("Asia/Kolkata")
+    """The zone dates are shown in to customers."""
+    notifier_group_id: str = "notifier"
+
+    @model_validator(mode="after")
+    def _provider_is_configured(self) -> Self:
+        required: dict[str, object] = {}
+        if self.sms_provider == "http":
+            required = {"SMS_HTTP_URL": self.sms_http_url}
+        elif self.sms_provider == "twilio":
+            required = {
+                "TWILIO_ACCOUNT_SID": self.twilio_account_sid,
+                "TWILIO_AUTH_TOKEN": self.twilio_auth_token,
+                "TWILIO_FROM": self.twilio_from,
+            }
+        missing = [name for name, value in required.items() if not value]
+        if missing:
+            raise ValueError(
+                f"SMS_PROVIDER={self.sms_provider} requires {', '.join(missing)} to be set"
+            )
+        return self

@@ -1,0 +1,122 @@
+"""The ingest app publishing to a real broker through the producer it runs with."""
+
+import json
+from collections.abc import Iterator
+
+import pytest
+from flask.testing import FlaskClient
+
+from devstack.broker import EmbeddedBroker
+from ingest.app import create_app
+from ingest.broker import connect_publisher
+from ingest.settings import IngestSettings
+from shared.contracts import validate_envelope
+from shared.kafka import Publisher
+from tests.conftest import PipelineTopics, ReadTopic
+from tests.helpers import wait_until
+
+pytestmark = pytest.mark.broker
+
+DOCUMENT_ID = "34efe2ee-015e-11e6-9464-e4de0000006b"
+OTHER_DOCUMENT_ID = "1111-22dddw-2w3ed-222e30"
+
+
+@pytest.fixture
+def settings(kafka_bootstrap: str, topics: PipelineTopics) -> IngestSettings:
+    # Generous, because other test sessions share this machine's two cores.
+    return IngestSettings(
+        kafka_bootstrap_servers=kafka_bootstrap,
+        raw_topic=topics.raw,
+        ingest_publish_timeout_ms=10_000,
+    )
+
+
+@pytest.fixture
+def publisher(settings: IngestSettings) -> Iterator[Publisher]:
+    publisher = connect_publisher(settings)
+    try:
+        yield publisher
+    finally:
+        publisher.close()
+
+
+@pytest.fixture
+def client(settings: IngestSettings, publisher: Publisher) -> FlaskClient:
+    return create_app(settings, publisher).test_client()
+
+
+def test_webhooks_land_on_the_raw_topic_keyed_by_document(
+    client: FlaskClient, topics: PipelineTopics, read_topic: ReadTopic
+) -> None:
+    event_ids = []
+    for method in ("POST", "GET"):
+        response = client.open(
+            "/webhook", method=method, query_string={"id": DOCUMENT_ID, "type": "CustomerOrder"}
+        )
+        assert response.status_code == 202, response.get_data(as_text=True)
+        event_ids.append(response.get_json()["event_id"])
+
+    records = read_topic(topics.raw, count=2)
+    envelopes = [json.loads(record.value) for record in records]
+    assert sorted(envelope["id"] for envelope in envelopes) == sorted(event_ids)
+    for record, envelope in zip(records, envelopes, strict=True):
+        validate_envelope(envelope)
+        assert record.key == DOCUMENT_ID.encode()
+        assert record.headers["content-type"] == b"application/cloudevents+json"
+        assert envelope["subject"] == envelope["partitionkey"] == DOCUMENT_ID
+    assert sorted(envelope["data"]["method"] for envelope in envelopes) == ["GET", "POST"]
+
+
+def test_events_of_one_document_stay_in_one_partition_in_order(
+    client: FlaskClient, topics: PipelineTopics, read_topic: ReadTopic
+) -> None:
+    sent: dict[str, list[str]] = {DOCUMENT_ID: [], OTHER_DOCUMENT_ID: []}
+    for step, type_name in enumerate(["CustomerOrder", "Demand", "InvoiceOut", "PaymentIn"]):
+        for document_id in (DOCUMENT_ID, OTHER_DOCUMENT_ID):
+            response = client.post(f"/webhook?id={document_id}&type={type_name}&step={step}")
+            assert response.status_code == 202, response.get_data(as_text=True)
+            sent[document_id].append(response.get_json()["event_id"])
+
+    records = read_topic(topics.raw, count=8)
+    for document_id, event_ids in sent.items():
+        mine = sorted(
+            (record for record in records if record.key == document_id.encode()),
+            key=lambda record: record.offset,
+        )
+        assert len({record.partition for record in mine}) == 1
+        assert [json.loads(record.value)["id"] for record in mine] == event_ids
+
+
+def test_readyz_is_200_while_the_broker_is_reachable(client: FlaskClient) -> None:
+    assert wait_until(lambda: client.get("/readyz").status_code == 200, timeout_s=30)
+    assert client.get("/readyz").get_json() == {"status": "ready"}
+
+
+def test_an_unreachable_broker_gets_503_and_readyz_503_until_it_returns(
+    topics: PipelineTopics,
+) -> None:
+    # A broker of this test's own, so that it can go away under a connected producer.
+    with EmbeddedBroker() as broker:
+        settings = IngestSettings(
+            kafka_bootstrap_servers=broker.bootstrap_servers,
+            raw_topic=topics.raw,
+            ingest_publish_timeout_ms=300,
+        )
+        publisher = connect_publisher(settings)
+    try:
+        client = create_app(settings, publisher).test_client()
+        assert wait_until(lambda: client.get("/readyz").status_code == 503, timeout_s=30)
+        assert client.get("/readyz").get_json()["error"] == "broker_unavailable"
+
+        response = client.post(f"/webhook?id={DOCUMENT_ID}&type=CustomerOrder")
+
+        assert response.status_code == 503, response.get_data(as_text=True)
+        assert response.get_json()["error"] == "broker_unavailable"
+        assert client.get("/healthz").status_code == 200
+
+        with EmbeddedBroker(port=broker.port):
+            assert wait_until(lambda: client.get("/readyz").status_code == 200, timeout_s=30)
+            # Before the broker stops: it takes seconds to stop with a client connected.
+            publisher.close(timeout_s=1)
+    finally:
+        publisher.close(timeout_s=1)

@@ -1,0 +1,286 @@
+"""The Kladana client against real local HTTP servers (never a patched ``requests``)."""
+
+import gzip
+import json
+import threading
+from collections.abc import Iterator
+
+import pytest
+import requests
+from flask import Flask, Response, request
+from pydantic import SecretStr
+
+from devstack.broker import free_port
+from devstack.http_server import BackgroundServer
+from enricher.errors import (
+    DocumentNotFound,
+    InvalidDocument,
+    KladanaAuthFailed,
+    KladanaRejected,
+    KladanaUnavailable,
+)
+from enricher.kladana import RATE_WINDOW_S, KladanaClient, describe_error_body, retry_after_s
+from sandbox.app import create_app as create_sandbox
+from sandbox.documents import SEED_ORDER_ID
+
+TOKEN = "t0k3n-abcdef"
+
+
+class ScriptedKladana:
+    """A real HTTP server that answers what the test scripts and records what it got."""
+
+    def __init__(self, *, delay_s: float = 0.0) -> None:
+        self.delay_s = delay_s
+        self.reset()
+
+    def reset(self) -> None:
+        self.status = 200
+        self.body = b"{}"
+        self.headers: dict[str, str] = {}
+        self.seen: list[dict[str, str]] = []
+
+    def app(self) -> Flask:
+        app = Flask("scripted-kladana")
+
+        @app.get("/<path:anything>")
+        def answer(anything: str) -> Response:
+            self.seen.append({**request.headers, "uri": request.environ["REQUEST_URI"]})
+            if self.delay_s:
+                threading.Event().wait(self.delay_s)
+            return Response(self.body, status=self.status, headers=self.headers)
+
+        return app
+
+
+@pytest.fixture(scope="module")
+def scripted_server() -> Iterator[tuple[ScriptedKladana, str]]:
+    script = ScriptedKladana()
+    with BackgroundServer(script.app()) as server:
+        yield script, server.url
+
+
+@pytest.fixture
+def kladana(
+    scripted_server: tuple[ScriptedKladana, str],
+) -> Iterator[tuple[ScriptedKladana, KladanaClient]]:
+    """A freshly scripted server (200, empty object) and a client pointed at it."""
+    script, url = scripted_server
+    script.reset()
+    with requests.Session() as session:
+        yield script, KladanaClient(session, f"{url}/api/remap/1.2/", SecretStr(TOKEN), 5.0)
+
+
+def _gzip_json(payload: object) -> tuple[bytes, dict[str, str]]:
+    return gzip.compress(json.dumps(payload).encode()), {
+        "Content-Encoding": "gzip",
+        "Content-Type": "application/json;charset=utf-8",
+    }
+
+
+def test_sends_bearer_token_gzip_and_expand_and_decodes_the_gzip_answer(
+    kladana: tuple[ScriptedKladana, KladanaClient],
+) -> None:
+    script, client = kladana
+    script.body, script.headers = _gzip_json({"id": "abc", "name": "5643"})
+    assert client.fetch_document("customerorder", "abc") == {"id": "abc", "name": "5643"}
+    [seen] = script.seen
+    assert seen["Authorization"] == f"Bearer {TOKEN}"
+    assert "gzip" in seen["Accept-Encoding"]
+    assert seen["uri"] == (
+        "/api/remap/1.2/entity/customerorder/abc?expand=agent,state,organization,rate.currency"
+    )
+
+
+def test_document_id_cannot_leave_its_path_segment(
+    kladana: tuple[ScriptedKladana, KladanaClient],
+) -> None:
+    script, client = kladana
+    script.status, script.body = 404, b""
+    with pytest.raises(DocumentNotFound):
+        client.fetch_document("customerorder", "x/../../counterparty/y?expand=z")
+    assert script.seen[0]["uri"].startswith(
+        "/api/remap/1.2/entity/customerorder/x%2F..%2F..%2Fcounterparty%2Fy%3Fexpand%3Dz?expand="
+    )
+
+
+def test_fetches_the_seed_order_expanded_from_the_sandbox() -> None:
+    with BackgroundServer(create_sandbox(token=TOKEN)) as server, requests.Session() as session:
+        client = KladanaClient(session, f"{server.url}/api/remap/1.2", SecretStr(TOKEN), 5.0)
+        order = client.fetch_document("customerorder", SEED_ORDER_ID)
+    assert order["agent"]["phone"] == "+91 98765 43210"
+    assert order["state"]["name"] == "Shipped"
+    assert order["rate"]["currency"]["isoCode"] == "INR"
+    assert order["organization"]["name"]
+
+
+@pytest.mark.parametrize(
+    ("status", "error_class"),
+    [
+        (401, KladanaAuthFailed),
+        (403, KladanaAuthFailed),
+        (404, DocumentNotFound),
+        (400, KladanaRejected),
+        (405, KladanaRejected),
+        (412, KladanaRejected),
+        (429, KladanaUnavailable),
+        (500, KladanaUnavailable),
+        (502, KladanaUnavailable),
+        (503, KladanaUnavailable),
+    ],
+)
+def test_each_status_maps_to_its_error_class(
+    kladana: tuple[ScriptedKladana, KladanaClient], status: int, error_class: type[Exception]
+) -> None:
+    script, client = kladana
+    script.status = status
+    script.body, script.headers = _gzip_json(
+        {"errors": [{"error": "Something went wrong", "code": 1000 + status}]}
+    )
+    with pytest.raises(error_class) as raised:
+        client.fetch_document("customerorder", "abc")
+    message = str(raised.value)
+    assert f"Kladana answered {status} for customerorder/abc" in message
+    assert f"Something went wrong (code {1000 + status})" in message
+
+
+def test_auth_failure_is_retriable_and_never_shows_the_token(
+    kladana: tuple[ScriptedKladana, KladanaClient],
+) -> None:
+    script, client = kladana
+    script.status = 401
+    # A gateway that echoes the request back must not leak the token into the reason.
+    script.body = f"<html><body>Bad credentials: Bearer {TOKEN}</body></html>".encode()
+    with pytest.raises(KladanaAuthFailed) as raised:
+        client.fetch_document("customerorder", "abc")
+    assert raised.value.retriable
+    assert TOKEN not in str(raised.value)
+    assert "Bad credentials" in str(raised.value)
+
+
+def test_not_found_and_rejected_are_permanent(
+    kladana: tuple[ScriptedKladana, KladanaClient],
+) -> None:
+    script, client = kladana
+    for status in (404, 400):
+        script.status = status
+        with pytest.raises((DocumentNotFound, KladanaRejected)) as raised:
+            client.fetch_document("customerorder", "abc")
+        assert not raised.value.retriable  # type: ignore[union-attr]
+
+
+def test_rate_limit_waits_as_long_as_kladana_says_in_milliseconds(
+    kladana: tuple[ScriptedKladana, KladanaClient],
+) -> None:
+    script, client = kladana
+    script.status = 429
+    script.body, headers = _gzip_json({"errors": [{"error": "Rate limit", "code": 1049}]})
+    script.headers = {**headers, "X-Lognex-Retry-After": "1500"}
+    with pytest.raises(KladanaUnavailable) as raised:
+        client.fetch_document("customerorder", "abc")
+    assert raised.value.retry_after == 1.5
+
+
+def test_rate_limit_without_a_wait_still_waits_a_full_window(
+    kladana: tuple[ScriptedKladana, KladanaClient],
+) -> None:
+    script, client = kladana
+    script.status, script.body = 429, b""
+    with pytest.raises(KladanaUnavailable) as raised:
+        client.fetch_document("customerorder", "abc")
+    assert raised.value.retry_after == RATE_WINDOW_S
+
+
+def test_server_error_with_html_is_retriable_with_a_readable_reason(
+    kladana: tuple[ScriptedKladana, KladanaClient],
+) -> None:
+    script, client = kladana
+    script.status = 502
+    script.body = b"<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
+    with pytest.raises(KladanaUnavailable) as raised:
+        client.fetch_document("customerorder", "abc")
+    assert str(raised.value).endswith(": 502 Bad Gateway nginx")
+    assert raised.value.retry_after is None
+
+
+def test_an_answer_that_is_not_json_is_retried(
+    kladana: tuple[ScriptedKladana, KladanaClient],
+) -> None:
+    script, client = kladana
+    script.body = b"<html>Please log in to the proxy</html>"
+    with pytest.raises(KladanaUnavailable, match="not JSON"):
+        client.fetch_document("customerorder", "abc")
+
+
+def test_json_that_is_not_an_object_is_an_invalid_document(
+    kladana: tuple[ScriptedKladana, KladanaClient],
+) -> None:
+    script, client = kladana
+    script.body, script.headers = _gzip_json([{"id": "abc"}])
+    with pytest.raises(InvalidDocument, match="not a JSON object"):
+        client.fetch_document("customerorder", "abc")
+
+
+def test_nothing_listening_is_retriable() -> None:
+    with requests.Session() as session:
+        client = KladanaClient(
+            session, f"http://127.0.0.1:{free_port()}/api/remap/1.2", SecretStr(TOKEN), 5.0
+        )
+        with pytest.raises(KladanaUnavailable, match="unreachable") as raised:
+            client.fetch_document("customerorder", "abc")
+    assert TOKEN not in str(raised.value)
+
+
+def test_a_slow_answer_times_out_as_retriable() -> None:
+    script = ScriptedKladana(delay_s=2.0)
+    with BackgroundServer(script.app()) as server, requests.Session() as session:
+        client = KladanaClient(session, f"{server.url}/api/remap/1.2", SecretStr(TOKEN), 0.2)
+        with pytest.raises(KladanaUnavailable, match=r"did not answer within 0\.2s"):
+            client.fetch_document("customerorder", "abc")
+
+
+@pytest.mark.parametrize(
+    ("body", "described"),
+    [
+        (
+            '{"errors": [{"error": "Authentication error", "code": 1056, '
+            '"moreInfo": "https://dev.kladana.com/api/remap/1.2/#error_1056"}]}',
+            "Authentication error (code 1056)",
+        ),
+        (
+            '{"errors": [{"error": "Bad field", "code": 3004, "parameter": "sum"},'
+            ' {"error_message": "second"}]}',
+            "Bad field (code 3004, parameter sum); second",
+        ),
+        ('{"errors": ["plain string"]}', "plain string"),
+        ('{"errors": [{}]}', "unnamed error"),
+        ('{"errors": []}', '{"errors": []}'),
+        ('{"message": "no errors list"}', '{"message": "no errors list"}'),
+        ("<html>\n<h1>Service   Unavailable</h1>\n</html>", "Service Unavailable"),
+        ("", "(empty body)"),
+        ("   \n ", "(empty body)"),
+        ("x" * 500, "x" * 200 + "..."),
+    ],
+)
+def test_error_bodies_are_described_defensively(body: str, described: str) -> None:
+    assert describe_error_body(body) == described
+
+
+@pytest.mark.parametrize(
+    ("headers", "seconds"),
+    [
+        ({"X-Lognex-Retry-After": "1500"}, 1.5),
+        ({"X-Lognex-Retry-After": "250"}, 0.25),
+        ({"X-Lognex-Retry-After": "3000.0"}, 3.0),
+        ({"X-Lognex-Retry-After": "0"}, None),
+        ({"X-Lognex-Retry-After": "-5"}, None),
+        ({"X-Lognex-Retry-After": "soon"}, None),
+        ({"X-Lognex-Retry-After": "nan"}, None),
+        ({"X-Lognex-Retry-After": "inf"}, None),
+        ({"Retry-After": "2"}, None),
+        ({}, None),
+    ],
+)
+def test_retry_after_is_milliseconds_turned_into_seconds(
+    headers: dict[str, str], seconds: float | None
+) -> None:
+    assert retry_after_s(headers) == seconds

@@ -1,0 +1,295 @@
+"""The ingest app over HTTP (Flask's test client) with a publisher that records calls."""
+
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+from ingest.app import create_app
+from ingest.settings import IngestSettings
+from shared.contracts import validate_envelope
+from shared.errors import BrokerUnavailable
+from shared.events import RAW_WEBHOOK, Record
+from shared.kladana_types import TRANSACTION_TYPES
+
+DOCUMENT_ID = "34efe2ee-015e-11e6-9464-e4de0000006b"
+SECRET = "s3cret-token"
+RAW_TOPIC = "raw-under-test"
+
+
+@dataclass
+class FakePublisher:
+    connected: bool = True
+    failure: Exception | None = None
+    published: list[tuple[str, Record]] = field(default_factory=list)
+
+    def publish(self, topic: str, record: Record) -> None:
+        if self.failure is not None:
+            raise self.failure
+        self.published.append((topic, record))
+
+    def is_connected(self) -> bool:
+        return self.connected
+
+    def envelopes(self) -> list[dict[str, Any]]:
+        return [json.loads(record.value) for _, record in self.published]
+
+
+@pytest.fixture
+def publisher() -> FakePublisher:
+    return FakePublisher()
+
+
+def client_for(publisher: FakePublisher, token: str | None = None) -> FlaskClient:
+    settings = IngestSettings(raw_topic=RAW_TOPIC, ingest_token=token)
+    return create_app(settings, publisher).test_client()
+
+
+@pytest.fixture
+def client(publisher: FakePublisher) -> FlaskClient:
+    return client_for(publisher)
+
+
+def assert_json(response: TestResponse, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.content_type == "application/json"
+    body = response.get_json()
+    assert isinstance(body, dict)
+    return body
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_a_webhook_is_published_and_answered_with_its_event_id(
+    client: FlaskClient, publisher: FakePublisher, method: str
+) -> None:
+    response = client.open(
+        "/webhook",
+        method=method,
+        query_string={"id": DOCUMENT_ID, "type": "CustomerOrder", "from": "workflow"},
+    )
+
+    body = assert_json(response, 202)
+    [(topic, record)] = publisher.published
+    assert topic == RAW_TOPIC
+    assert record.key == DOCUMENT_ID.encode()
+    assert dict(record.headers) == {"content-type": b"application/cloudevents+json"}
+    [envelope] = publisher.envelopes()
+    validate_envelope(envelope)
+    assert body == {"event_id": envelope["id"]}
+    assert envelope["type"] == RAW_WEBHOOK.type
+    assert envelope["data"]["method"] == method
+    assert envelope["data"]["query"] == {
+        "id": DOCUMENT_ID,
+        "type": "CustomerOrder",
+        "from": "workflow",
+    }
+
+
+def test_a_post_body_is_ignored(client: FlaskClient, publisher: FakePublisher) -> None:
+    response = client.post(
+        f"/webhook?id={DOCUMENT_ID}&type=Demand",
+        data={"id": "other", "type": "Move"},
+    )
+    assert_json(response, 202)
+    [envelope] = publisher.envelopes()
+    assert envelope["data"]["document_id"] == DOCUMENT_ID
+    assert envelope["data"]["query"] == {"id": DOCUMENT_ID, "type": "Demand"}
+
+
+@pytest.mark.parametrize(
+    ("query", "error"),
+    [
+        ("type=CustomerOrder", "missing_parameter"),
+        (f"id={DOCUMENT_ID}", "missing_parameter"),
+        ("", "missing_parameter"),
+        (f"id={DOCUMENT_ID}&type=Invoice", "invalid_type"),
+        ("id=&type=Move", "invalid_id"),
+        ("id=..%2F..%2Fetc%2Fpasswd&type=Move", "invalid_id"),
+        (f"id={'a' * 65}&type=Move", "invalid_id"),
+        (f"id={DOCUMENT_ID}&id=other&type=Move", "repeated_parameter"),
+    ],
+)
+def test_bad_webhooks_get_400_naming_the_problem_and_publish_nothing(
+    client: FlaskClient, publisher: FakePublisher, query: str, error: str
+) -> None:
+    body = assert_json(client.post("/webhook", query_string=query), 400)
+    assert body["error"] == error
+    assert body["message"]
+    assert publisher.published == []
+
+
+def test_a_bad_type_lists_the_valid_ones(client: FlaskClient) -> None:
+    body = assert_json(client.get(f"/webhook?id={DOCUMENT_ID}&type=Nope"), 400)
+    assert body["valid_types"] == list(TRANSACTION_TYPES.names)
+
+
+@pytest.mark.parametrize(
+    "token_query",
+    [
+        "",
+        "token=",
+        "token=wrong",
+        f"token={SECRET}x",
+        f"token={SECRET}&token={SECRET}",
+        "token=%C3%BC",
+    ],
+)
+def test_a_missing_or_wrong_token_gets_401(publisher: FakePublisher, token_query: str) -> None:
+    client = client_for(publisher, token=SECRET)
+    response = client.post(f"/webhook?id={DOCUMENT_ID}&type=Move&{token_query}")
+    body = assert_json(response, 401)
+    assert body["error"] == "unauthorized"
+    assert SECRET not in response.get_data(as_text=True)
+    assert publisher.published == []
+
+
+def test_the_right_token_is_accepted_and_never_recorded(
+    publisher: FakePublisher, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = client_for(publisher, token=SECRET)
+    with caplog.at_level(logging.DEBUG):
+        response = client.get(f"/webhook?id={DOCUMENT_ID}&type=Move&token={SECRET}")
+
+    assert_json(response, 202)
+    [(_, record)] = publisher.published
+    assert SECRET.encode() not in record.value
+    assert publisher.envelopes()[0]["data"]["query"] == {"id": DOCUMENT_ID, "type": "Move"}
+    assert caplog.records
+    assert all(SECRET not in repr(r.__dict__) for r in caplog.records)
+
+
+def test_the_token_is_checked_before_anything_else(publisher: FakePublisher) -> None:
+    client = client_for(publisher, token=SECRET)
+    assert_json(client.get("/webhook?type=Nope"), 401)
+
+
+def test_an_accepted_webhook_is_logged_with_its_event_and_document(
+    client: FlaskClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="ingest"):
+        body = assert_json(client.get(f"/webhook?id={DOCUMENT_ID}&type=Move"), 202)
+    [accepted] = [r for r in caplog.records if r.getMessage() == "webhook accepted"]
+    assert accepted.__dict__["event_id"] == body["event_id"]
+    assert accepted.__dict__["document_id"] == DOCUMENT_ID
+
+
+def test_a_refused_webhook_is_logged_without_its_query(
+    publisher: FakePublisher, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = client_for(publisher, token=SECRET)
+    with caplog.at_level(logging.INFO, logger="ingest"):
+        assert_json(client.get(f"/webhook?id=bad_id&type=Move&token={SECRET}"), 400)
+        assert_json(client.get(f"/webhook?id={DOCUMENT_ID}&type=Move&token={SECRET}1"), 401)
+    refusals = [r for r in caplog.records if r.getMessage() == "webhook refused"]
+    assert [r.__dict__["error"] for r in refusals] == ["invalid_id", "unauthorized"]
+    assert all(SECRET not in repr(r.__dict__) for r in refusals)
+
+
+def test_an_unavailable_broker_gets_503(client: FlaskClient, publisher: FakePublisher) -> None:
+    publisher.failure = BrokerUnavailable("broker did not acknowledge: KafkaTimeoutError")
+    response = client.post(f"/webhook?id={DOCUMENT_ID}&type=CustomerOrder")
+    body = assert_json(response, 503)
+    assert body["error"] == "broker_unavailable"
+    assert response.headers["Retry-After"] == "1"
+
+
+def test_a_bug_gets_a_json_500_and_is_logged(
+    client: FlaskClient, publisher: FakePublisher, caplog: pytest.LogCaptureFixture
+) -> None:
+    publisher.failure = RuntimeError("a bug in an adapter")
+    with caplog.at_level(logging.ERROR, logger="ingest"):
+        response = client.post(f"/webhook?id={DOCUMENT_ID}&type=CustomerOrder")
+    body = assert_json(response, 500)
+    assert body["error"] == "internal_error"
+    assert "a bug in an adapter" not in response.get_data(as_text=True)
+    [logged] = caplog.records
+    assert logged.exc_info is not None
+    assert logged.exc_info[1] is publisher.failure
+
+
+def test_an_unknown_path_gets_a_json_404(client: FlaskClient) -> None:
+    body = assert_json(client.get("/webhooks"), 404)
+    assert body["error"] == "not_found"
+
+
+@pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH", "HEAD"])
+def test_other_methods_get_a_json_405_and_publish_nothing(
+    client: FlaskClient, publisher: FakePublisher, method: str
+) -> None:
+    response = client.open(f"/webhook?id={DOCUMENT_ID}&type=Move", method=method)
+    assert response.status_code == 405
+    assert response.content_type == "application/json"
+    assert set(response.headers["Allow"].replace(" ", "").split(",")) >= {"GET", "POST"}
+    if method != "HEAD":
+        assert assert_json(response, 405)["error"] == "method_not_allowed"
+    assert publisher.published == []
+
+
+def test_healthz_is_always_ok(client: FlaskClient, publisher: FakePublisher) -> None:
+    publisher.connected = False
+    assert assert_json(client.get("/healthz"), 200) == {"status": "ok"}
+
+
+def test_readyz_follows_the_publisher(client: FlaskClient, publisher: FakePublisher) -> None:
+    assert assert_json(client.get("/readyz"), 200) == {"status": "ready"}
+    publisher.connected = False
+    assert assert_json(client.get("/readyz"), 503)["error"] == "broker_unavailable"
+
+
+WEIRD_QUERIES = [
+    "",
+    "&&&",
+    "=",
+    "==&==",
+    "id",
+    "id&type",
+    "id=&type=",
+    "%",
+    "%zz=%zz",
+    "id=%ff%fe&type=Move",
+    "id=%ED%A0%80&type=Move",
+    "id=abc%00&type=Move",
+    "id=abc%0A&type=Move",
+    "id=abc&type=Move%00",
+    "id=%D0%B0%D0%B1&type=Move",
+    "id=abc&type=Move&%F0%9F%98%80=%F0%9F%98%80",
+    "id=abc&type=Move&%00=%00",
+    "id=abc&type=Move&token=%ff",
+    "id=abc&type=Move;x=1",
+    "id[]=abc&type[]=Move",
+    "id=abc&type=Move&type=Move",
+    "id=abc&type=Move&id=abc",
+    "id=abc&type=Move&" + "x=" + "y" * 100_000,
+    "id=" + "a" * 100_000 + "&type=Move",
+    "&".join(f"p{i}=v" for i in range(5000)),
+    "id=abc&type=Move&" + "&".join(f"p{i}=v" for i in range(300)),
+    "id=abc+def&type=Move",
+    "id=abc%20&type=Move",
+    "id=ABC-123&type=PurchaseReturn&x=%E2%82%B9%20500",
+]
+
+
+@pytest.mark.parametrize("query", WEIRD_QUERIES)
+@pytest.mark.parametrize("token", [None, SECRET])
+def test_odd_queries_never_get_a_500(
+    publisher: FakePublisher, query: str, token: str | None
+) -> None:
+    client = client_for(publisher, token=token)
+    # A second token makes the right one ambiguous: refused as unauthorized.
+    allowed = {202, 400, 401} if token and "token=" in query else {202, 400}
+    if token is not None:
+        query = f"{query}&token={token}"
+    response = client.post("/webhook", query_string=query)
+    body = assert_json(response, response.status_code)
+    assert response.status_code in allowed, body
+    if response.status_code == 202:
+        [envelope] = publisher.envelopes()
+        validate_envelope(envelope)
+        assert body == {"event_id": envelope["id"]}
+        assert "token" not in envelope["data"]["query"]
+    else:
+        assert publisher.published == []

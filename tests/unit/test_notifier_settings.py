@@ -1,0 +1,96 @@
+import io
+from pathlib import Path
+
+import pytest
+import requests
+
+from notifier.settings import NotifierSettings
+from notifier.sms import ConsoleSender, HttpSender, TwilioSender
+from notifier.wiring import build_sender
+from shared.errors import SettingsError
+from shared.settings import environment_variables, load_settings
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in environment_variables(NotifierSettings):
+        monkeypatch.delenv(name, raising=False)
+
+
+def _twilio_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SMS_PROVIDER", "twilio")
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", "AC123")
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", "tw-secret-token")
+    monkeypatch.setenv("TWILIO_FROM", "+15005550006")
+
+
+def test_defaults() -> None:
+    settings = load_settings(NotifierSettings)
+    assert settings.sms_provider == "console"
+    assert settings.notifier_group_id == "notifier"
+    assert settings.notifier_rules is None
+    assert settings.default_phone_region == "IN"
+    assert settings.notify_timezone.key == "Asia/Kolkata"
+    assert settings.sms_timeout_s == 10
+    assert settings.twilio_api_url == "https://api.twilio.com"
+
+
+def test_values_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("NOTIFIER_RULES", str(tmp_path / "rules.toml"))
+    monkeypatch.setenv("DEFAULT_PHONE_REGION", "gb")
+    monkeypatch.setenv("NOTIFY_TIMEZONE", "Europe/Moscow")
+    monkeypatch.setenv("NOTIFIER_GROUP_ID", "notifier-2")
+    settings = load_settings(NotifierSettings)
+    assert settings.notifier_rules == tmp_path / "rules.toml"
+    assert settings.default_phone_region == "GB"
+    assert settings.notify_timezone.key == "Europe/Moscow"
+    assert settings.notifier_group_id == "notifier-2"
+
+
+def test_the_http_provider_needs_its_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SMS_PROVIDER", "http")
+    with pytest.raises(SettingsError, match="SMS_HTTP_URL"):
+        load_settings(NotifierSettings)
+
+
+@pytest.mark.parametrize("missing", ["TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM"])
+def test_the_twilio_provider_needs_each_of_its_variables(
+    monkeypatch: pytest.MonkeyPatch, missing: str
+) -> None:
+    _twilio_environment(monkeypatch)
+    monkeypatch.delenv(missing)
+    with pytest.raises(SettingsError) as raised:
+        load_settings(NotifierSettings)
+    assert missing in str(raised.value)
+    assert "tw-secret-token" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("DEFAULT_PHONE_REGION", "XX"),
+        ("NOTIFY_TIMEZONE", "Asia/Nowhere"),
+        ("SMS_PROVIDER", "pigeon"),
+        ("SMS_HTTP_URL", "ftp://sms.example"),
+        ("SMS_TIMEOUT_S", "0"),
+    ],
+)
+def test_malformed_values_are_named(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SettingsError, match=variable):
+        load_settings(NotifierSettings)
+
+
+def test_the_sender_follows_the_provider(monkeypatch: pytest.MonkeyPatch) -> None:
+    with requests.Session() as session:
+        out = io.StringIO()
+        assert isinstance(
+            build_sender(load_settings(NotifierSettings), session, out), ConsoleSender
+        )
+        monkeypatch.setenv("SMS_PROVIDER", "http")
+        monkeypatch.setenv("SMS_HTTP_URL", "http://127.0.0.1:9/sms")
+        assert isinstance(build_sender(load_settings(NotifierSettings), session, out), HttpSender)
+        _twilio_environment(monkeypatch)
+        assert isinstance(build_sender(load_settings(NotifierSettings), session, out), TwilioSender)
