@@ -15,7 +15,8 @@ COPY notifier ./notifier
 COPY sandbox ./sandbox
 COPY devstack ./devstack
 RUN pip install . \
-    && useradd --system --uid 10001 --no-create-home pipeline
+    && useradd --system --uid 10001 --no-create-home pipeline \
+    && mkdir /spool && chown pipeline /spool
 
 USER pipeline
 CMD ["python", "-m", "ingest"]

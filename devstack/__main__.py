@@ -43,7 +43,11 @@ def main() -> int:
     services: list[ServiceProcess] = []
     try:
         bootstrap = broker.start()
-        environment = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "INGEST_PORT": str(ingest_port)}
+        environment = {
+            "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+            "INGEST_PORT": str(ingest_port),
+            "INGEST_SPOOL_DIR": os.environ.get("INGEST_SPOOL_DIR", str(LOG_DIR / "ingest-spool")),
+        }
         topic_settings = load_settings_or_exit(TopicSettings)
         ensure_topics(
             bootstrap,

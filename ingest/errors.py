@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from shared.errors import PermanentError
+from shared.errors import PermanentError, RetriableError
 
 
 class InvalidWebhook(PermanentError):
@@ -20,3 +20,7 @@ class InvalidWebhook(PermanentError):
 
     def body(self) -> dict[str, Any]:
         return {"error": self.code, "message": self.message, **self.details}
+
+
+class SinkUnavailable(RetriableError):
+    """Neither the broker nor the local spool could take an event in time; answered with 503."""

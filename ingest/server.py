@@ -1,25 +1,33 @@
 """Gunicorn as a library (its documented custom-application pattern), serving ingest.
 
-No preloading: each worker builds its own Kafka producer and app after the fork,
-because kafka-python's background threads do not survive a fork.
+No preloading: each worker builds its own spool connections, Kafka producers and app
+after the fork, because neither kafka-python's threads nor SQLite connections survive one.
+A worker never waits for the broker while it boots: its producers are built in the
+background and, until they exist, accepted events go to the spool.
 """
 
+import logging
+from datetime import timedelta
 from typing import Any
 
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger
 
+from ingest.access import masked_path, masked_query, masked_text
 from ingest.app import create_app
-from ingest.broker import connect_publisher
 from ingest.settings import IngestSettings
-from shared.kafka import Publisher
+from ingest.wiring import Durability, build_durability
 
 
 class JsonLogger(Logger):  # type: ignore[misc]  # gunicorn ships no type hints
     """Gunicorn's own messages go to the root logger, so they are JSON lines too.
 
-    The access log stays off: it would print query strings, and with them the token.
+    The access log writes one JSON line per request with the secrets masked: whatever
+    follows ``/webhook/`` in the path and every ``token`` value in the query. It leaves out
+    the request line and the referer, which hold the URL unmasked. Gunicorn's own messages
+    name requests too (``POST /webhook/<token>`` at debug level, a bad request line as a
+    warning): they are masked as well.
     """
 
     def setup(self, cfg: Any) -> None:
@@ -27,6 +35,29 @@ class JsonLogger(Logger):  # type: ignore[misc]  # gunicorn ships no type hints
         for logger in (self.error_log, self.access_log):
             logger.handlers.clear()
             logger.propagate = True
+        self.error_log.addFilter(_mask_secrets)
+
+    def access(self, resp: Any, req: Any, environ: dict[str, Any], request_time: timedelta) -> None:
+        status = resp.status.split(None, 1)[0] if isinstance(resp.status, str) else resp.status
+        self.access_log.info(
+            "request",
+            extra={
+                "method": environ.get("REQUEST_METHOD"),
+                "path": masked_path(environ.get("PATH_INFO", "")),
+                "query": masked_query(environ.get("QUERY_STRING", "")),
+                "status": int(status),
+                "duration_ms": round(request_time.total_seconds() * 1000, 1),
+                "response_bytes": getattr(resp, "sent", None),
+                "remote_addr": environ.get("REMOTE_ADDR"),
+                "user_agent": environ.get("HTTP_USER_AGENT"),
+            },
+        )
+
+
+def _mask_secrets(record: logging.LogRecord) -> bool:
+    record.msg = masked_text(record.getMessage())
+    record.args = None
+    return True
 
 
 def gunicorn_options(settings: IngestSettings) -> dict[str, Any]:
@@ -40,13 +71,19 @@ def gunicorn_options(settings: IngestSettings) -> dict[str, Any]:
         "control_socket_disable": True,
         # Gunicorn's maximum: longer queries reach the app and get its JSON 400.
         "limit_request_line": 8190,
-        # While the broker is unreachable a worker's boot waits out kafka-python's 30 s
-        # bootstrap timeout; it must then fail to boot (gunicorn exits), not be killed as
-        # silent and respawned forever. Gthread workers report in every second when serving.
-        "timeout": 60,
+        # Gthread workers report in every second while serving; booting never waits for
+        # the broker. A worker silent this long is stuck and gets replaced.
+        "timeout": 30,
+        # Enough for in-flight requests (under 1.5 s) and the worker_exit hook (see
+        # Durability.close); short enough that the master exits well within the 30 s an
+        # orchestrator usually grants, even when a worker missed the SIGTERM (gunicorn
+        # loses one that arrives between a worker's fork and its signal set-up).
+        "graceful_timeout": 20,
         "proc_name": "kladana-ingest",
         "loglevel": settings.log_level.lower(),
         "logger_class": JsonLogger,
+        # On, through JsonLogger.access, which masks the secrets.
+        "accesslog": "-",
     }
 
 
@@ -55,20 +92,21 @@ class IngestServer(BaseApplication):  # type: ignore[misc]  # gunicorn ships no 
 
     def __init__(self, settings: IngestSettings) -> None:
         self._settings = settings
-        self._publisher: Publisher | None = None
+        self._durability: Durability | None = None
         super().__init__()
 
     def load_config(self) -> None:
         for name, value in gunicorn_options(self._settings).items():
             self.cfg.set(name, value)
-        self.cfg.set("worker_exit", self._close_publisher)
+        self.cfg.set("worker_exit", self._close_durability)
 
     def load(self) -> Flask:
         """Runs in each worker process, after the fork."""
-        self._publisher = connect_publisher(self._settings)
-        return create_app(self._settings, self._publisher)
+        self._durability = build_durability(self._settings)
+        self._durability.start()
+        return create_app(self._settings, self._durability.sink)
 
-    def _close_publisher(self, _server: Any, _worker: Any) -> None:
+    def _close_durability(self, _server: Any, _worker: Any) -> None:
         """Gunicorn's ``worker_exit`` hook: runs in the worker process as it exits."""
-        if self._publisher is not None:
-            self._publisher.close()
+        if self._durability is not None:
+            self._durability.close()

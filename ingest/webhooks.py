@@ -1,37 +1,68 @@
-"""A webhook request's query, checked and turned into the raw event ingest publishes."""
+"""A webhook request's query, checked and turned into the raw event ingest publishes.
+
+Two kinds of webhook reach ``/webhook``: a workflow's "Send webhook" action
+(``?id=&type=``, GET or POST, handled here) and a native API webhook
+(``POST ?requestId=`` with a JSON body, handled in :mod:`ingest.native`).
+"""
 
 import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from enum import Enum
 from typing import Any
 
 from cloudevents.core.v1.event import CloudEvent
 
-from ingest.auth import TOKEN_PARAMETER
+from ingest.access import TOKEN_PARAMETER
 from ingest.errors import InvalidWebhook
 from shared.events import RAW_WEBHOOK, new_event
 from shared.kladana_types import TypeTable
 
 SOURCE = "/kladana-pipeline/ingest"
 REQUIRED_PARAMETERS = ("id", "type")
+REQUEST_ID_PARAMETER = "requestId"
 MAX_QUERY_CHARACTERS = 4096
 """Far above what Kladana sends; keeps every raw event well under Kafka's record limit."""
 
-_DOCUMENT_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
+DOCUMENT_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
+"""What Kladana's ids look like (UUIDs, or the help center's ``1111-22dddw-...``)."""
 
 Query = Mapping[str, Sequence[str]]
 """Each query parameter's name and all its values (at least one), in order."""
 
 
+class WebhookKind(Enum):
+    WORKFLOW = "workflow"
+    NATIVE = "native"
+
+
+def webhook_kind(method: str, query: Query) -> WebhookKind:
+    """Native when POSTed with ``requestId``; workflow when it has ``id`` or ``type``.
+
+    Raises :class:`InvalidWebhook` for a request that is neither, naming what is missing.
+    """
+    if method == "POST" and REQUEST_ID_PARAMETER in query:
+        return WebhookKind.NATIVE
+    if method == "POST" and not any(name in query for name in REQUIRED_PARAMETERS):
+        raise InvalidWebhook(
+            "missing_parameter",
+            "missing query parameters: requestId (a native API webhook)"
+            " or id and type (a workflow webhook)",
+            parameters=[REQUEST_ID_PARAMETER, *REQUIRED_PARAMETERS],
+        )
+    return WebhookKind.WORKFLOW
+
+
 def raw_event(method: str, query: Query, received_at: datetime, types: TypeTable) -> CloudEvent:
-    """The raw event of one webhook (``method`` is GET or POST, ``received_at`` aware).
+    """The raw event of one workflow webhook (``method`` is GET or POST, ``received_at``
+    aware).
 
     Raises :class:`InvalidWebhook` with the first problem found. The ``token``
     parameter is never recorded.
     """
-    _check_shape(query)
+    check_query(query, REQUIRED_PARAMETERS)
     document_id = query["id"][0]
-    if not _DOCUMENT_ID.fullmatch(document_id):
+    if not DOCUMENT_ID.fullmatch(document_id):
         raise InvalidWebhook("invalid_id", "id must be 1 to 64 letters, digits or '-'")
     transaction_type = types.by_name(query["type"][0])
     if transaction_type is None:
@@ -41,19 +72,20 @@ def raw_event(method: str, query: Query, received_at: datetime, types: TypeTable
             valid_types=list(types.names),
         )
     data: dict[str, Any] = {
+        "kind": WebhookKind.WORKFLOW.value,
         "document_id": document_id,
         "type": transaction_type.name,
         "entity": transaction_type.entity,
-        "received_at": _utc_timestamp(received_at),
+        "received_at": utc_timestamp(received_at),
         "method": method,
-        "query": {name: values[0] for name, values in query.items() if name != TOKEN_PARAMETER},
+        "query": recorded_query(query),
     }
     return new_event(
         RAW_WEBHOOK, source=SOURCE, document_id=document_id, data=data, time=received_at
     )
 
 
-def _check_shape(query: Query) -> None:
+def check_query(query: Query, required: Sequence[str]) -> None:
     """Size, repetition and presence: what must hold before any value is looked at."""
     size = sum(len(name) + sum(len(value) for value in values) for name, values in query.items())
     if size > MAX_QUERY_CHARACTERS:
@@ -69,7 +101,7 @@ def _check_shape(query: Query) -> None:
             "each query parameter may appear only once",
             parameters=repeated,
         )
-    missing = [name for name in REQUIRED_PARAMETERS if name not in query]
+    missing = [name for name in required if name not in query]
     if missing:
         raise InvalidWebhook(
             "missing_parameter",
@@ -78,7 +110,12 @@ def _check_shape(query: Query) -> None:
         )
 
 
-def _utc_timestamp(moment: datetime) -> str:
+def recorded_query(query: Query) -> dict[str, str]:
+    """The query as the raw event records it: one value each, the secret left out."""
+    return {name: values[0] for name, values in query.items() if name != TOKEN_PARAMETER}
+
+
+def utc_timestamp(moment: datetime) -> str:
     """RFC 3339 in UTC with a ``Z``, as the envelope's ``time`` is written."""
     if moment.tzinfo is None:
         raise ValueError("received_at must be timezone-aware")

@@ -53,8 +53,13 @@ def new_event(
     document_id: str,
     data: dict[str, Any],
     time: datetime | None = None,
+    event_id: str | None = None,
 ) -> CloudEvent:
-    """A new event about one Kladana document, with a fresh id."""
+    """A new event about one Kladana document, with ``event_id`` or else a fresh id.
+
+    A given ``event_id`` lets the same input always produce the same event id, so that a
+    subscriber can drop repeats by id.
+    """
     attributes: dict[str, Any] = {
         "type": spec.type,
         "source": source,
@@ -65,6 +70,8 @@ def new_event(
     }
     if time is not None:
         attributes["time"] = time
+    if event_id is not None:
+        attributes["id"] = event_id
     return CloudEvent(attributes=attributes, data=data)
 
 

@@ -41,6 +41,7 @@ def pipeline(
             **topics.environment(kafka_bootstrap),
             "INGEST_PORT": str(ingest_port),
             "INGEST_TOKEN": "e2e-secret",
+            "INGEST_SPOOL_DIR": str(tmp_path / "spool"),
             "KLADANA_API_URL": f"{sandbox.url}/api/remap/1.2",
             "KLADANA_TOKEN": "e2e-token",
             "ENRICHER_GROUP_ID": f"{topics.group_prefix}-enricher",

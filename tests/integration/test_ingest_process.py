@@ -35,7 +35,8 @@ def test_the_service_accepts_a_webhook_and_exits_0_on_sigterm(
             **topics.environment(kafka_bootstrap),
             "INGEST_PORT": str(port),
             "INGEST_TOKEN": SECRET,
-            "INGEST_PUBLISH_TIMEOUT_MS": "10000",
+            "INGEST_PUBLISH_BUDGET_MS": "1000",
+            "INGEST_SPOOL_DIR": str(tmp_path / "spool"),
         },
         log_dir=tmp_path,
     ).start()

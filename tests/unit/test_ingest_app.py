@@ -1,7 +1,8 @@
-"""The ingest app over HTTP (Flask's test client) with a publisher that records calls."""
+"""The ingest app over HTTP (Flask's test client) with a sink that records calls."""
 
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,9 +11,10 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from ingest.app import create_app
+from ingest.errors import SinkUnavailable
 from ingest.settings import IngestSettings
+from ingest.sink import SinkStatus
 from shared.contracts import validate_envelope
-from shared.errors import BrokerUnavailable
 from shared.events import RAW_WEBHOOK, Record
 from shared.kladana_types import TRANSACTION_TYPES
 
@@ -22,36 +24,40 @@ RAW_TOPIC = "raw-under-test"
 
 
 @dataclass
-class FakePublisher:
-    connected: bool = True
+class FakeSink:
+    sink_status: SinkStatus = field(
+        default_factory=lambda: SinkStatus(
+            broker_connected=True, spool_depth=0, oldest_spooled_age_s=None
+        )
+    )
     failure: Exception | None = None
-    published: list[tuple[str, Record]] = field(default_factory=list)
+    accepted: list[Record] = field(default_factory=list)
 
-    def publish(self, topic: str, record: Record) -> None:
+    def accept(self, records: Sequence[Record]) -> None:
         if self.failure is not None:
             raise self.failure
-        self.published.append((topic, record))
+        self.accepted.extend(records)
 
-    def is_connected(self) -> bool:
-        return self.connected
+    def status(self) -> SinkStatus:
+        return self.sink_status
 
     def envelopes(self) -> list[dict[str, Any]]:
-        return [json.loads(record.value) for _, record in self.published]
+        return [json.loads(record.value) for record in self.accepted]
 
 
 @pytest.fixture
-def publisher() -> FakePublisher:
-    return FakePublisher()
+def sink() -> FakeSink:
+    return FakeSink()
 
 
-def client_for(publisher: FakePublisher, token: str | None = None) -> FlaskClient:
+def client_for(sink: FakeSink, token: str | None = None) -> FlaskClient:
     settings = IngestSettings(raw_topic=RAW_TOPIC, ingest_token=token)
-    return create_app(settings, publisher).test_client()
+    return create_app(settings, sink).test_client()
 
 
 @pytest.fixture
-def client(publisher: FakePublisher) -> FlaskClient:
-    return client_for(publisher)
+def client(sink: FakeSink) -> FlaskClient:
+    return client_for(sink)
 
 
 def assert_json(response: TestResponse, status: int) -> dict[str, Any]:
@@ -64,7 +70,7 @@ def assert_json(response: TestResponse, status: int) -> dict[str, Any]:
 
 @pytest.mark.parametrize("method", ["GET", "POST"])
 def test_a_webhook_is_published_and_answered_with_its_event_id(
-    client: FlaskClient, publisher: FakePublisher, method: str
+    client: FlaskClient, sink: FakeSink, method: str
 ) -> None:
     response = client.open(
         "/webhook",
@@ -73,11 +79,10 @@ def test_a_webhook_is_published_and_answered_with_its_event_id(
     )
 
     body = assert_json(response, 202)
-    [(topic, record)] = publisher.published
-    assert topic == RAW_TOPIC
+    [record] = sink.accepted
     assert record.key == DOCUMENT_ID.encode()
     assert dict(record.headers) == {"content-type": b"application/cloudevents+json"}
-    [envelope] = publisher.envelopes()
+    [envelope] = sink.envelopes()
     validate_envelope(envelope)
     assert body == {"event_id": envelope["id"]}
     assert envelope["type"] == RAW_WEBHOOK.type
@@ -89,13 +94,13 @@ def test_a_webhook_is_published_and_answered_with_its_event_id(
     }
 
 
-def test_a_post_body_is_ignored(client: FlaskClient, publisher: FakePublisher) -> None:
+def test_a_post_body_is_ignored(client: FlaskClient, sink: FakeSink) -> None:
     response = client.post(
         f"/webhook?id={DOCUMENT_ID}&type=Demand",
         data={"id": "other", "type": "Move"},
     )
     assert_json(response, 202)
-    [envelope] = publisher.envelopes()
+    [envelope] = sink.envelopes()
     assert envelope["data"]["document_id"] == DOCUMENT_ID
     assert envelope["data"]["query"] == {"id": DOCUMENT_ID, "type": "Demand"}
 
@@ -114,12 +119,12 @@ def test_a_post_body_is_ignored(client: FlaskClient, publisher: FakePublisher) -
     ],
 )
 def test_bad_webhooks_get_400_naming_the_problem_and_publish_nothing(
-    client: FlaskClient, publisher: FakePublisher, query: str, error: str
+    client: FlaskClient, sink: FakeSink, query: str, error: str
 ) -> None:
     body = assert_json(client.post("/webhook", query_string=query), 400)
     assert body["error"] == error
     assert body["message"]
-    assert publisher.published == []
+    assert sink.accepted == []
 
 
 def test_a_bad_type_lists_the_valid_ones(client: FlaskClient) -> None:
@@ -138,32 +143,32 @@ def test_a_bad_type_lists_the_valid_ones(client: FlaskClient) -> None:
         "token=%C3%BC",
     ],
 )
-def test_a_missing_or_wrong_token_gets_401(publisher: FakePublisher, token_query: str) -> None:
-    client = client_for(publisher, token=SECRET)
+def test_a_missing_or_wrong_token_gets_401(sink: FakeSink, token_query: str) -> None:
+    client = client_for(sink, token=SECRET)
     response = client.post(f"/webhook?id={DOCUMENT_ID}&type=Move&{token_query}")
     body = assert_json(response, 401)
     assert body["error"] == "unauthorized"
     assert SECRET not in response.get_data(as_text=True)
-    assert publisher.published == []
+    assert sink.accepted == []
 
 
 def test_the_right_token_is_accepted_and_never_recorded(
-    publisher: FakePublisher, caplog: pytest.LogCaptureFixture
+    sink: FakeSink, caplog: pytest.LogCaptureFixture
 ) -> None:
-    client = client_for(publisher, token=SECRET)
+    client = client_for(sink, token=SECRET)
     with caplog.at_level(logging.DEBUG):
         response = client.get(f"/webhook?id={DOCUMENT_ID}&type=Move&token={SECRET}")
 
     assert_json(response, 202)
-    [(_, record)] = publisher.published
+    [record] = sink.accepted
     assert SECRET.encode() not in record.value
-    assert publisher.envelopes()[0]["data"]["query"] == {"id": DOCUMENT_ID, "type": "Move"}
+    assert sink.envelopes()[0]["data"]["query"] == {"id": DOCUMENT_ID, "type": "Move"}
     assert caplog.records
     assert all(SECRET not in repr(r.__dict__) for r in caplog.records)
 
 
-def test_the_token_is_checked_before_anything_else(publisher: FakePublisher) -> None:
-    client = client_for(publisher, token=SECRET)
+def test_the_token_is_checked_before_anything_else(sink: FakeSink) -> None:
+    client = client_for(sink, token=SECRET)
     assert_json(client.get("/webhook?type=Nope"), 401)
 
 
@@ -178,9 +183,9 @@ def test_an_accepted_webhook_is_logged_with_its_event_and_document(
 
 
 def test_a_refused_webhook_is_logged_without_its_query(
-    publisher: FakePublisher, caplog: pytest.LogCaptureFixture
+    sink: FakeSink, caplog: pytest.LogCaptureFixture
 ) -> None:
-    client = client_for(publisher, token=SECRET)
+    client = client_for(sink, token=SECRET)
     with caplog.at_level(logging.INFO, logger="ingest"):
         assert_json(client.get(f"/webhook?id=bad_id&type=Move&token={SECRET}"), 400)
         assert_json(client.get(f"/webhook?id={DOCUMENT_ID}&type=Move&token={SECRET}1"), 401)
@@ -189,18 +194,20 @@ def test_a_refused_webhook_is_logged_without_its_query(
     assert all(SECRET not in repr(r.__dict__) for r in refusals)
 
 
-def test_an_unavailable_broker_gets_503(client: FlaskClient, publisher: FakePublisher) -> None:
-    publisher.failure = BrokerUnavailable("broker did not acknowledge: KafkaTimeoutError")
+def test_a_webhook_neither_broker_nor_spool_took_gets_503(
+    client: FlaskClient, sink: FakeSink
+) -> None:
+    sink.failure = SinkUnavailable("the spool failed: OperationalError: disk is full")
     response = client.post(f"/webhook?id={DOCUMENT_ID}&type=CustomerOrder")
     body = assert_json(response, 503)
-    assert body["error"] == "broker_unavailable"
+    assert body["error"] == "unavailable"
     assert response.headers["Retry-After"] == "1"
 
 
 def test_a_bug_gets_a_json_500_and_is_logged(
-    client: FlaskClient, publisher: FakePublisher, caplog: pytest.LogCaptureFixture
+    client: FlaskClient, sink: FakeSink, caplog: pytest.LogCaptureFixture
 ) -> None:
-    publisher.failure = RuntimeError("a bug in an adapter")
+    sink.failure = RuntimeError("a bug in an adapter")
     with caplog.at_level(logging.ERROR, logger="ingest"):
         response = client.post(f"/webhook?id={DOCUMENT_ID}&type=CustomerOrder")
     body = assert_json(response, 500)
@@ -208,7 +215,7 @@ def test_a_bug_gets_a_json_500_and_is_logged(
     assert "a bug in an adapter" not in response.get_data(as_text=True)
     [logged] = caplog.records
     assert logged.exc_info is not None
-    assert logged.exc_info[1] is publisher.failure
+    assert logged.exc_info[1] is sink.failure
 
 
 def test_an_unknown_path_gets_a_json_404(client: FlaskClient) -> None:
@@ -218,7 +225,7 @@ def test_an_unknown_path_gets_a_json_404(client: FlaskClient) -> None:
 
 @pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH", "HEAD"])
 def test_other_methods_get_a_json_405_and_publish_nothing(
-    client: FlaskClient, publisher: FakePublisher, method: str
+    client: FlaskClient, sink: FakeSink, method: str
 ) -> None:
     response = client.open(f"/webhook?id={DOCUMENT_ID}&type=Move", method=method)
     assert response.status_code == 405
@@ -226,18 +233,74 @@ def test_other_methods_get_a_json_405_and_publish_nothing(
     assert set(response.headers["Allow"].replace(" ", "").split(",")) >= {"GET", "POST"}
     if method != "HEAD":
         assert assert_json(response, 405)["error"] == "method_not_allowed"
-    assert publisher.published == []
+    assert sink.accepted == []
 
 
-def test_healthz_is_always_ok(client: FlaskClient, publisher: FakePublisher) -> None:
-    publisher.connected = False
+def test_healthz_is_always_ok(client: FlaskClient, sink: FakeSink) -> None:
+    sink.sink_status = SinkStatus(
+        broker_connected=False, spool_depth=0, oldest_spooled_age_s=None, spool_writable=False
+    )
     assert assert_json(client.get("/healthz"), 200) == {"status": "ok"}
 
 
-def test_readyz_follows_the_publisher(client: FlaskClient, publisher: FakePublisher) -> None:
-    assert assert_json(client.get("/readyz"), 200) == {"status": "ready"}
-    publisher.connected = False
-    assert assert_json(client.get("/readyz"), 503)["error"] == "broker_unavailable"
+@pytest.mark.parametrize(
+    ("broker_connected", "spool_writable", "status", "state"),
+    [
+        (True, True, 200, "ready"),
+        (True, False, 200, "ready"),
+        (False, True, 200, "spooling"),
+        (False, False, 503, "unavailable"),
+    ],
+)
+def test_readyz_is_200_while_the_broker_or_the_spool_can_take_events(
+    client: FlaskClient,
+    sink: FakeSink,
+    broker_connected: bool,
+    spool_writable: bool,
+    status: int,
+    state: str,
+) -> None:
+    sink.sink_status = SinkStatus(
+        broker_connected=broker_connected,
+        spool_depth=3,
+        oldest_spooled_age_s=12.5,
+        spool_writable=spool_writable,
+    )
+    assert assert_json(client.get("/readyz"), status) == {
+        "status": state,
+        "broker_connected": broker_connected,
+        "spool_depth": 3,
+        "oldest_spooled_age_s": 12.5,
+        "spool_writable": spool_writable,
+    }
+
+
+def test_readyz_of_an_empty_spool_has_no_oldest_age(client: FlaskClient) -> None:
+    body = assert_json(client.get("/readyz"), 200)
+    assert (body["spool_depth"], body["oldest_spooled_age_s"]) == (0, None)
+
+
+def test_metrics_report_the_sink_status_to_prometheus(client: FlaskClient, sink: FakeSink) -> None:
+    sink.sink_status = SinkStatus(
+        broker_connected=False, spool_depth=7, oldest_spooled_age_s=42.0, spool_writable=True
+    )
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    assert response.content_type.startswith("text/plain")
+    samples = {
+        name: float(value)
+        for name, value in (
+            line.split(" ", 1)
+            for line in response.get_data(as_text=True).splitlines()
+            if line and not line.startswith("#")
+        )
+    }
+    assert samples == {
+        "ingest_spool_depth": 7.0,
+        "ingest_spool_oldest_age_seconds": 42.0,
+        "ingest_spool_writable": 1.0,
+        "ingest_broker_connected": 0.0,
+    }
 
 
 WEIRD_QUERIES = [
@@ -275,10 +338,8 @@ WEIRD_QUERIES = [
 
 @pytest.mark.parametrize("query", WEIRD_QUERIES)
 @pytest.mark.parametrize("token", [None, SECRET])
-def test_odd_queries_never_get_a_500(
-    publisher: FakePublisher, query: str, token: str | None
-) -> None:
-    client = client_for(publisher, token=token)
+def test_odd_queries_never_get_a_500(sink: FakeSink, query: str, token: str | None) -> None:
+    client = client_for(sink, token=token)
     # A second token makes the right one ambiguous: refused as unauthorized.
     allowed = {202, 400, 401} if token and "token=" in query else {202, 400}
     if token is not None:
@@ -287,9 +348,9 @@ def test_odd_queries_never_get_a_500(
     body = assert_json(response, response.status_code)
     assert response.status_code in allowed, body
     if response.status_code == 202:
-        [envelope] = publisher.envelopes()
+        [envelope] = sink.envelopes()
         validate_envelope(envelope)
         assert body == {"event_id": envelope["id"]}
         assert "token" not in envelope["data"]["query"]
     else:
-        assert publisher.published == []
+        assert sink.accepted == []

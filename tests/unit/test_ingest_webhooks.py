@@ -1,15 +1,20 @@
-"""The pure parts of ingest: turning a webhook's query into a raw event, the token check."""
+"""The pure part of workflow webhooks: turning a webhook's query into a raw event."""
 
 import json
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 
-from ingest.auth import token_accepted
 from ingest.errors import InvalidWebhook
-from ingest.webhooks import MAX_QUERY_CHARACTERS, SOURCE, Query, raw_event
+from ingest.webhooks import (
+    MAX_QUERY_CHARACTERS,
+    SOURCE,
+    Query,
+    WebhookKind,
+    raw_event,
+    webhook_kind,
+)
 from shared.contracts import validate_event
 from shared.errors import PermanentError
 from shared.events import RAW_WEBHOOK, event_data, to_record
@@ -39,6 +44,7 @@ def test_a_webhook_becomes_a_raw_event_with_every_field() -> None:
     assert event.get_subject() == DOCUMENT_ID
     assert event.get_time() == RECEIVED_AT
     assert event_data(event, RAW_WEBHOOK) == {
+        "kind": "workflow",
         "document_id": DOCUMENT_ID,
         "type": "CustomerOrder",
         "entity": "customerorder",
@@ -173,27 +179,29 @@ def test_invalid_webhook_is_permanent() -> None:
     assert refused.body() == {"error": "invalid_id", "message": "bad id", "hint": "x"}
 
 
-SECRET = SecretStr("s3cret-Tökén")
-
-
 @pytest.mark.parametrize(
-    ("presented", "accepted"),
+    ("method", "query", "kind"),
     [
-        (["s3cret-Tökén"], True),
-        ([], False),
-        ([""], False),
-        (["s3cret-tökén"], False),
-        (["s3cret-Tökén "], False),
-        (["s3cret"], False),
-        (["s3cret-Tökén", "s3cret-Tökén"], False),
-        (["wrong", "s3cret-Tökén"], False),
-        (["ünïcödé"], False),
+        ("POST", {"requestId": ["r-1"]}, WebhookKind.NATIVE),
+        ("POST", {"requestId": ["r-1"], "id": [DOCUMENT_ID], "type": ["Move"]}, WebhookKind.NATIVE),
+        ("POST", {"id": [DOCUMENT_ID], "type": ["Move"]}, WebhookKind.WORKFLOW),
+        ("POST", {"id": [DOCUMENT_ID]}, WebhookKind.WORKFLOW),
+        ("GET", {"id": [DOCUMENT_ID], "type": ["Move"]}, WebhookKind.WORKFLOW),
+        # Native webhooks are only ever POSTed: a GET is a workflow webhook missing id and type.
+        ("GET", {"requestId": ["r-1"]}, WebhookKind.WORKFLOW),
+        ("GET", {}, WebhookKind.WORKFLOW),
     ],
 )
-def test_token_check_with_a_configured_token(presented: list[str], accepted: bool) -> None:
-    assert token_accepted(SECRET, presented) is accepted
+def test_the_kind_of_webhook_follows_its_method_and_query(
+    method: str, query: Query, kind: WebhookKind
+) -> None:
+    assert webhook_kind(method, query) is kind
 
 
-@pytest.mark.parametrize("presented", [[], ["anything"], ["a", "b"]])
-def test_without_a_configured_token_everything_passes(presented: list[str]) -> None:
-    assert token_accepted(None, presented)
+@pytest.mark.parametrize("query", [{}, {"requestid": ["r-1"]}, {"token": ["x"]}])
+def test_a_post_of_neither_kind_names_both_ways(query: Query) -> None:
+    with pytest.raises(InvalidWebhook) as caught:
+        webhook_kind("POST", query)
+    assert caught.value.code == "missing_parameter"
+    assert caught.value.details["parameters"] == ["requestId", "id", "type"]
+    assert "requestId" in caught.value.message

@@ -1,0 +1,1 @@
+"""Load benchmarks: ``python -m bench.ingest_load`` (see docs/benchmarks.md)."""

@@ -1,0 +1,164 @@
+"""The on-disk spool: order, removal after acknowledgement, failures, and one drainer
+at a time across processes."""
+
+import multiprocessing
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ingest.drainer import drain_once
+from ingest.errors import SinkUnavailable
+from ingest.spool import DATABASE_NAME, Spool
+from shared.events import Record
+from tests.unit.ingest_fakes import FakeChannel, record
+
+WRITE_TIMEOUT_S = 5.0
+
+
+def open_spool(directory: Path, clock: float = 1000.0) -> Spool:
+    return Spool(directory, write_timeout_s=WRITE_TIMEOUT_S, clock=lambda: clock)
+
+
+def test_records_come_back_oldest_first_exactly_as_written(tmp_path: Path) -> None:
+    spool = open_spool(tmp_path / "spool")
+    first = Record(key=b"doc-1", value=b'{"n": 1}', headers=(("content-type", b"\x00\xffx"),))
+    keyless = Record(key=None, value=b"{}", headers=())
+    spool.append("raw", [first, keyless])
+    spool.append("other", [record("doc-2", 3)])
+
+    spooled = spool.oldest(10)
+
+    assert [(s.topic, s.record) for s in spooled] == [
+        ("raw", first),
+        ("raw", keyless),
+        ("other", record("doc-2", 3)),
+    ]
+    assert [s.seq for s in spooled] == sorted(s.seq for s in spooled)
+    assert [s.record for s in spool.oldest(2)] == [first, keyless]
+
+
+def test_depth_counts_records_and_dates_the_oldest(tmp_path: Path) -> None:
+    empty = open_spool(tmp_path)
+    assert empty.is_empty()
+    assert (empty.depth().count, empty.depth().oldest_spooled_at) == (0, None)
+
+    open_spool(tmp_path, clock=100.0).append("raw", [record("a", 1)])
+    open_spool(tmp_path, clock=250.0).append("raw", [record("a", 2), record("b", 1)])
+
+    depth = empty.depth()
+    assert (depth.count, depth.oldest_spooled_at) == (3, 100.0)
+    assert not empty.is_empty()
+
+
+def test_only_removed_records_are_forgotten(tmp_path: Path) -> None:
+    spool = open_spool(tmp_path)
+    spool.append("raw", [record("a", n) for n in range(4)])
+    [one, two, three, four] = spool.oldest(10)
+
+    spool.remove([one.seq, three.seq])
+    spool.remove([])
+
+    assert [s.record for s in spool.oldest(10)] == [two.record, four.record]
+
+
+def test_records_outlive_the_spool_object(tmp_path: Path) -> None:
+    spool = open_spool(tmp_path)
+    spool.append("raw", [record("a", 1)])
+    spool.close()
+    assert [s.record for s in open_spool(tmp_path).oldest(10)] == [record("a", 1)]
+
+
+def test_a_spool_that_cannot_be_written_raises_sink_unavailable(tmp_path: Path) -> None:
+    (tmp_path / DATABASE_NAME).mkdir()  # the database path is taken by a directory
+    spool = open_spool(tmp_path)
+
+    with pytest.raises(SinkUnavailable, match="spool"):
+        spool.append("raw", [record("a", 1)])
+    with pytest.raises(SinkUnavailable):
+        spool.is_empty()
+    assert not spool.writable()
+
+
+def test_a_spool_directory_that_cannot_be_created_is_not_writable(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("not a directory")
+    spool = open_spool(tmp_path / "file" / "spool")
+    assert not spool.writable()
+    with pytest.raises(SinkUnavailable):
+        spool.append("raw", [record("a", 1)])
+
+
+def test_a_healthy_spool_is_writable(tmp_path: Path) -> None:
+    assert open_spool(tmp_path / "new" / "spool").writable()
+
+
+def test_the_drain_lock_is_held_by_one_caller_at_a_time(tmp_path: Path) -> None:
+    spool = open_spool(tmp_path / "not-yet-created")
+    tmp_path = spool.directory
+    with spool.drain_lock() as first, open_spool(tmp_path).drain_lock() as second:
+        assert (first, second) == (True, False)
+    with open_spool(tmp_path).drain_lock() as again:
+        assert again
+
+
+_HOLD_LOCK = """
+import sys, time
+from pathlib import Path
+from ingest.spool import Spool
+with Spool(Path(sys.argv[1]), write_timeout_s=5).drain_lock() as held:
+    print("held" if held else "not held", flush=True)
+    time.sleep(600)
+"""
+
+
+def test_the_os_releases_the_drain_lock_of_a_killed_holder(tmp_path: Path) -> None:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLD_LOCK, str(tmp_path)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "held"
+        with open_spool(tmp_path).drain_lock() as held_while_alive:
+            assert not held_while_alive
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    with open_spool(tmp_path).drain_lock() as held_after_kill:
+        assert held_after_kill
+
+
+def _drain_until_empty(directory: str, published_path: str) -> None:
+    """A drainer process: records what it published, one value per line."""
+    spool = Spool(Path(directory), write_timeout_s=WRITE_TIMEOUT_S)
+    channel = FakeChannel(pause_s=0.002)
+    while not spool.is_empty():
+        drain_once(spool, channel, batch_size=3)
+    Path(published_path).write_bytes(b"\n".join(r.value for _, r in channel.sent))
+
+
+def test_two_drainer_processes_never_publish_the_same_record(tmp_path: Path) -> None:
+    spool = open_spool(tmp_path / "spool")
+    values = [record("doc", n).value for n in range(150)]
+    spool.append("raw", [Record(key=b"doc", value=value) for value in values])
+
+    context = multiprocessing.get_context("spawn")
+    outputs = [tmp_path / f"published-{n}" for n in range(2)]
+    drainers = [
+        context.Process(target=_drain_until_empty, args=(str(tmp_path / "spool"), str(path)))
+        for path in outputs
+    ]
+    for drainer in drainers:
+        drainer.start()
+    for drainer in drainers:
+        drainer.join(timeout=120)
+        assert drainer.exitcode == 0
+
+    published = [path.read_bytes().split(b"\n") for path in outputs]
+    everything = [value for values_of_one in published for value in values_of_one if value]
+    assert sorted(everything) == sorted(values)  # each exactly once
+    for values_of_one in published:
+        mine = [value for value in values_of_one if value]
+        assert mine == sorted(mine, key=values.index)  # in spool order
+    assert spool.is_empty()
