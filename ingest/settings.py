@@ -60,7 +60,9 @@ class IngestSettings(KafkaSettings):
     ingest_drain_interval_ms: PositiveInt = 1000
     """How often each worker looks for spooled events to publish."""
     ingest_workers: PositiveInt = 2
-    ingest_threads: PositiveInt = 4
+    ingest_threads: PositiveInt = 32
+    """A request mostly waits for the broker's acknowledgement (librdkafka works outside
+    the GIL), so many threads per worker keep the CPU busy; see docs/benchmarks.md."""
 
     @field_validator("ingest_token")
     @classmethod

@@ -4,9 +4,10 @@ import logging
 import threading
 from dataclasses import dataclass
 
-from ingest.broker import connect_drain_channel, connect_request_channel
+from ingest.broker import connect_drain_channel
 from ingest.drainer import Drainer
 from ingest.durable import DurableSink
+from ingest.librdkafka import connect_librdkafka_channel
 from ingest.settings import IngestSettings
 from ingest.spool import Spool
 
@@ -44,7 +45,7 @@ def build_durability(settings: IngestSettings) -> Durability:
     drainer = Drainer(
         sink,
         spool,
-        connect_request=lambda: connect_request_channel(settings),
+        connect_request=lambda: connect_librdkafka_channel(settings),
         connect_drain=lambda: connect_drain_channel(settings),
         interval_s=settings.drain_interval_s,
         wake=wake,

@@ -30,7 +30,7 @@ def test_defaults() -> None:
     assert settings.ingest_spool_dir == Path(".ingest-spool")
     assert settings.drain_interval_s == 1.0
     assert settings.ingest_workers == 2
-    assert settings.ingest_threads == 4
+    assert settings.ingest_threads == 32
     assert settings.raw_topic == "kladana.webhooks.raw"
 
 
