@@ -162,9 +162,12 @@ def main() -> int:
             " `bench/webhook.lua`); `late` counts requests sent over 1 ms after their slot"
             " because every connection was busy, whose waiting wrk's latency leaves out, so"
             " a run with many late requests did not hold the rate and understates latency."
-            " `on topic` is the growth of the raw topic (sum of end offsets) during the run;"
+            " `on topic` counts the distinct CloudEvents ids the run added to the raw topic;"
             " it may exceed the 202s by at most one request per connection that wrk cut off"
-            " in flight, never fall short of them.",
+            " in flight plus one (wrk leaves one more uncounted), never fall short of them."
+            " `dup` counts records whose id was already there: an event the broker wrote"
+            " although its acknowledgement came too late,"
+            " so the request spooled it too (at-least-once; consumers de-duplicate on id).",
             "",
             "- Every 202 is on the raw topic: "
             + ("yes." if consistent else "NO - accepted events are missing or extra!"),

@@ -48,11 +48,15 @@ def default_generator() -> str:
     return "wrk" if shutil.which("wrk") else "python"
 
 
+WRK_THREADS = 1
+"""One wrk thread drives every connection: wrk takes little CPU from the apps measured."""
+
+
 def run_load(load: Load, *, port: int, generator: str) -> LoadResult:
     if generator == "wrk":
         command = [
-            "wrk", "-t1", f"-c{load.connections}", f"-d{load.duration_s}s", "--timeout", "10s",
-            "-s", str(WRK_SCRIPT), f"http://127.0.0.1:{port}",
+            "wrk", f"-t{WRK_THREADS}", f"-c{load.connections}", f"-d{load.duration_s}s",
+            "--timeout", "10s", "-s", str(WRK_SCRIPT), f"http://127.0.0.1:{port}",
         ]  # fmt: skip
         environment = {"BENCH_TOKEN": load.token, "BENCH_RATE": str(load.rate)}
     else:

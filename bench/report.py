@@ -55,8 +55,9 @@ def load_average() -> str:
 
 def table(measurements: list[Measurement], baseline_per_s: float) -> str:
     rows = [
-        "| run | load | 202/s | p50 ms | p99 ms | max ms | vs no-op | 202s | on topic | late |",
-        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|",
+        "| run | load | 202/s | p50 ms | p99 ms | max ms | vs no-op | 202s | on topic | dup"
+        " | late |",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for item in measurements:
         result, load = item.result, item.load
@@ -64,12 +65,13 @@ def table(measurements: list[Measurement], baseline_per_s: float) -> str:
             f"{load.rate:.0f}/s fixed" if load.rate else "closed loop"
         )
         published = "-" if item.published is None else str(item.published)
+        duplicates = "-" if item.duplicates is None else str(item.duplicates)
         ratio = result.accepted_per_s / baseline_per_s if baseline_per_s else 0.0
         late = f"{result.late} (max {result.max_lag_ms:.0f} ms)" if load.rate else "-"
         rows.append(
             f"| {item.label} | {shape} | {result.accepted_per_s:.0f} | {result.p50_ms:.1f} "
             f"| {result.p99_ms:.1f} | {result.max_ms:.0f} | {ratio:.0%} | {result.accepted} "
-            f"| {published} | {late} |"
+            f"| {published} | {duplicates} | {late} |"
         )
     return "\n".join(rows)
 

@@ -1,6 +1,7 @@
 """What a benchmark run is built of: an app served as a process, the raw topic's record
 count, and one measured load with its check that no accepted event went missing."""
 
+import json
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -11,7 +12,7 @@ from types import TracebackType
 import requests
 from kafka import KafkaConsumer, TopicPartition
 
-from bench.load import Load, LoadResult, run_load
+from bench.load import WRK_THREADS, Load, LoadResult, run_load
 from devstack.processes import ServiceProcess
 
 START_TIMEOUT_S = 90.0
@@ -46,8 +47,20 @@ def _wait_until_ready(service: ServiceProcess, url: str) -> None:
     raise TimeoutError(f"{service.module} not ready after {START_TIMEOUT_S}s: {service.log_path}")
 
 
+def _wait_until_spool_is_empty(port: int) -> None:
+    """Events spooled before the run (a worker still connecting during the warm-up) would
+    be drained into the run's count."""
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if requests.get(f"http://127.0.0.1:{port}/readyz", timeout=2).json()["spool_depth"] == 0:
+            return
+        time.sleep(0.2)
+    raise TimeoutError(f"ingest's spool did not drain within {START_TIMEOUT_S}s")
+
+
 class TopicCounter:
-    """How many records a topic holds: the sum of its partitions' end offsets."""
+    """What a topic holds: its size (the sum of its partitions' end offsets) and the
+    CloudEvents ids of the records between two sizes."""
 
     def __init__(self, bootstrap_servers: str, topic: str) -> None:
         self._consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers)
@@ -55,22 +68,45 @@ class TopicCounter:
         self._partitions = [TopicPartition(topic, number) for number in sorted(partitions)]
         if not self._partitions:
             raise RuntimeError(f"topic {topic} does not exist")
+        self._consumer.assign(self._partitions)
 
-    def size(self) -> int:
-        return sum(self._consumer.end_offsets(self._partitions).values())
+    def end_offsets(self) -> dict[TopicPartition, int]:
+        return dict(self._consumer.end_offsets(self._partitions))
 
-    def settled_size(self, *, quiet_s: float = 1.0, timeout_s: float = 30.0) -> int:
-        """The size once it stopped growing for ``quiet_s``: requests that were still in
-        flight when a load generator stopped have been published (or failed) by then."""
+    def settled_end_offsets(
+        self, *, quiet_s: float = 1.0, timeout_s: float = 30.0
+    ) -> dict[TopicPartition, int]:
+        """The end offsets once they stopped moving for ``quiet_s``: requests that were
+        still in flight when a load generator stopped have been published (or failed)."""
         deadline = time.monotonic() + timeout_s
-        size = self.size()
+        offsets = self.end_offsets()
         while time.monotonic() < deadline:
             time.sleep(quiet_s)
-            latest = self.size()
-            if latest == size:
-                return size
-            size = latest
+            latest = self.end_offsets()
+            if latest == offsets:
+                return offsets
+            offsets = latest
         raise TimeoutError(f"the topic still grows after {timeout_s}s")
+
+    def event_ids(
+        self, start: Mapping[TopicPartition, int], end: Mapping[TopicPartition, int]
+    ) -> list[str]:
+        """The CloudEvents id of every record from ``start`` up to ``end``."""
+        ids: list[str] = []
+        for partition in self._partitions:
+            self._consumer.seek(partition, start[partition])
+        remaining = {p: end[p] - start[p] for p in self._partitions if end[p] > start[p]}
+        while remaining:
+            for partition, records in self._consumer.poll(timeout_ms=1000).items():
+                for record in records:
+                    if record.offset < end[partition]:
+                        ids.append(json.loads(record.value)["id"])
+                        remaining[partition] -= 1
+                        if remaining[partition] == 0:
+                            del remaining[partition]
+                            self._consumer.pause(partition)
+        self._consumer.resume(*self._partitions)
+        return ids
 
     def close(self) -> None:
         self._consumer.close()
@@ -93,23 +129,31 @@ class Measurement:
     load: Load
     result: LoadResult
     published: int | None
-    """Records the run added to the raw topic; None for the baseline, which has no topic."""
+    """Distinct events the run added to the raw topic; None for the baseline (no topic)."""
+    duplicates: int | None = None
+    """Records the run added whose CloudEvents id another of them already had."""
 
     @property
     def consistent(self) -> bool:
-        """Every 202 is a record on the topic. wrk stops with requests in flight (at most
-        one per connection) that the server may still publish but that wrk never counts;
-        bench.pygen waits for every answer, so its counts must be equal."""
+        """Every 202 is an event on the topic. wrk stops with requests in flight (at most
+        one per connection) that the server may still publish but that wrk never counts,
+        and leaves one more request per wrk thread uncounted (measured: a one-connection
+        run publishes two events more than wrk's count, and never more); bench.pygen
+        waits for every answer, so its counts must be equal."""
         if self.published is None:
             return True
-        cut_off = self.load.connections if self.result.generator == "wrk" else 0
+        cut_off = self.load.connections + WRK_THREADS if self.result.generator == "wrk" else 0
         return self.result.accepted <= self.published <= self.result.accepted + cut_off
 
 
 def measure(
     label: str, load: Load, *, port: int, generator: str, counter: TopicCounter | None = None
 ) -> Measurement:
-    before = counter.settled_size() if counter else 0
+    if counter is not None:
+        _wait_until_spool_is_empty(port)
+    before = counter.settled_end_offsets() if counter else {}
     result = run_load(load, port=port, generator=generator)
-    published = counter.settled_size() - before if counter else None
-    return Measurement(label, load, result, published)
+    if counter is None:
+        return Measurement(label, load, result, None)
+    ids = counter.event_ids(before, counter.settled_end_offsets())
+    return Measurement(label, load, result, len(set(ids)), len(ids) - len(set(ids)))

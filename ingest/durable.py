@@ -1,8 +1,9 @@
 """The sink behind ``/webhook``: the broker within a budget, else the local spool.
 
 An event counts as accepted once it is durable: acknowledged by the broker, or fsynced
-to the spool. While the spool holds anything, new events are spooled too, so that no
-event overtakes an older one of the same document that is still waiting there.
+to the spool. An event goes straight to the spool while an older event of the same
+document waits there (so that it cannot overtake it), and while the broker is known to be
+unreachable (so that an outage does not make every answer wait out the budget).
 """
 
 import logging
@@ -64,8 +65,14 @@ class DurableSink:
 
     def accept(self, records: Sequence[Record]) -> None:
         channel = self._channel
-        if channel is None or not self._spool_is_empty():
-            self._spool_records(records, reason="spool_in_use" if channel else "no_producer")
+        if channel is None:
+            self._spool_records(records, reason="no_producer")
+            return
+        if self._document_waits_in_spool(records):
+            self._spool_records(records, reason="document_spooled")
+            return
+        if not channel.is_connected():
+            self._spool_records(records, reason="broker_disconnected")
             return
         acknowledged = channel.send_within(self._topic, records, self._budget_s)
         unacknowledged = [
@@ -94,14 +101,14 @@ class DurableSink:
             spool_writable=self._spool.writable(),
         )
 
-    def _spool_is_empty(self) -> bool:
+    def _document_waits_in_spool(self, records: Sequence[Record]) -> bool:
         try:
-            return self._spool.is_empty()
+            return self._spool.holds_any_of({record.key for record in records})
         except SinkUnavailable as error:
             # Nothing can be drained from an unreadable spool, so nothing there can be
             # overtaken: the broker is the only way left to accept the event.
             log.error("spool unreadable; publishing directly", extra={"reason": str(error)})
-            return True
+            return False
 
     def _spool_records(self, records: Sequence[Record], *, reason: str) -> None:
         try:

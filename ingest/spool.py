@@ -13,7 +13,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +34,8 @@ CREATE TABLE IF NOT EXISTS spooled (
     value BLOB NOT NULL,
     headers TEXT NOT NULL,
     spooled_at REAL NOT NULL
-)
+);
+CREATE INDEX IF NOT EXISTS spooled_by_key ON spooled (key);
 """
 
 
@@ -92,6 +93,18 @@ class Spool:
         with self._failures_as_unavailable():
             row = self._connection().execute("SELECT 1 FROM spooled LIMIT 1").fetchone()
         return row is None
+
+    def holds_any_of(self, keys: Collection[bytes | None]) -> bool:
+        """Whether a record with one of ``keys`` waits here; a ``None`` key (a record of no
+        particular document) asks whether anything waits at all."""
+        if None in keys:
+            return not self.is_empty()
+        with self._failures_as_unavailable():
+            connection = self._connection()
+            return any(
+                connection.execute("SELECT 1 FROM spooled WHERE key = ? LIMIT 1", (key,)).fetchone()
+                for key in keys
+            )
 
     def depth(self) -> SpoolDepth:
         with self._failures_as_unavailable():
@@ -210,7 +223,7 @@ class Spool:
             connection.execute("PRAGMA journal_mode=WAL")
             # FULL: a commit is fsynced before it returns; that is what makes a 202 safe.
             connection.execute("PRAGMA synchronous=FULL")
-            connection.execute(_SCHEMA)
+            connection.executescript(_SCHEMA)
         except BaseException:
             connection.close()
             raise

@@ -37,6 +37,7 @@ def test_every_webhook_ingest_accepts_under_load_is_on_the_raw_topic(
     assert result.errors == 0, (tmp_path / "ingest.log").read_text()
     assert result.requests == result.accepted
     assert measurement.published == result.accepted
+    assert measurement.duplicates == 0
     assert measurement.consistent
 
 

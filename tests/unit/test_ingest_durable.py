@@ -66,7 +66,7 @@ def test_what_the_broker_did_not_acknowledge_is_spooled_in_order(spool: Spool) -
     assert spooled(spool) == [(TOPIC, record("a", 2)), (TOPIC, record("a", 3))]
 
 
-def test_while_the_spool_holds_events_new_ones_queue_behind_them(spool: Spool) -> None:
+def test_an_event_queues_behind_a_spooled_event_of_its_document_only(spool: Spool) -> None:
     down = FakeChannel(acknowledges=lambda _: False)
     sink = sink_over(spool, down)
     sink.accept([record("a", 1)])
@@ -74,9 +74,17 @@ def test_while_the_spool_holds_events_new_ones_queue_behind_them(spool: Spool) -
     sink.attach(up)
 
     sink.accept([record("a", 2)])
+    sink.accept([record("b", 1)])
 
-    assert up.sent == []
+    assert up.sent == [(TOPIC, record("b", 1))]
     assert spooled(spool) == [(TOPIC, record("a", 1)), (TOPIC, record("a", 2))]
+
+
+def test_a_broker_known_to_be_down_is_not_waited_for(spool: Spool) -> None:
+    disconnected = FakeChannel(connected=False)
+    sink_over(spool, disconnected).accept([record("a", 1)])
+    assert disconnected.timeouts == []
+    assert spooled(spool) == [(TOPIC, record("a", 1))]
 
 
 def test_neither_broker_nor_spool_raises_sink_unavailable(tmp_path: Path) -> None:

@@ -53,6 +53,15 @@ def test_depth_counts_records_and_dates_the_oldest(tmp_path: Path) -> None:
     assert not empty.is_empty()
 
 
+def test_it_tells_whether_records_of_given_documents_wait(tmp_path: Path) -> None:
+    spool = Spool(tmp_path, write_timeout_s=5)
+    spool.append("raw", [Record(key=b"doc-a", value=b"1", headers=())])
+    assert spool.holds_any_of({b"doc-b", b"doc-a"})
+    assert not spool.holds_any_of({b"doc-b"})
+    assert spool.holds_any_of({None}), "a record of no document waits behind anything"
+    assert not Spool(tmp_path / "other", write_timeout_s=5).holds_any_of({None})
+
+
 def test_only_removed_records_are_forgotten(tmp_path: Path) -> None:
     spool = open_spool(tmp_path)
     spool.append("raw", [record("a", n) for n in range(4)])
