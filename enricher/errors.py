@@ -1,27 +1,67 @@
-"""What can go wrong while enriching, sorted into retriable and permanent."""
+"""What can go wrong while enriching, sorted into retriable, permanent and "halt".
 
-from shared.errors import PermanentError, RetriableError
+A bad token (401/403) is no event's fault, so it must never dead-letter one. It is a
+:class:`ConfigurationError`, which derives from ``RetriableError`` on purpose: a loop
+that knows nothing of it retries (and so loses nothing), while the enricher's processor
+checks for ``ConfigurationError`` first and halts: stops consuming, reports not ready,
+commits nothing.
+
+Every error built from a Kladana answer carries ``status`` (``None`` when no answer came)
+and ``body`` (Kladana's error body, truncated, the token scrubbed) for dead-letter headers.
+"""
+
+from shared.errors import PermanentError, PipelineError, RetriableError
 
 
-class KladanaUnavailable(RetriableError):
+class KladanaAnswer(PipelineError):
+    """Base of the errors below: what Kladana answered, if anything.
+
+    It sets no ``retriable`` flag, so the other base of each subclass decides.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None, body: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.body = body
+
+
+class KladanaUnavailable(KladanaAnswer, RetriableError):
     """Kladana could not be reached, timed out, failed (5xx) or rate-limited us (429)."""
 
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        status: int | None = None,
+        body: str = "",
+    ) -> None:
+        super().__init__(message, status=status, body=body)
+        self.retry_after = retry_after
 
-class KladanaAuthFailed(RetriableError):
-    """Kladana refused our token (401/403).
 
-    A configuration error, not a property of the event: retried, so that fixing the
-    token lets every waiting event through instead of dead-lettering them all.
+class NoRequestSlot(KladanaUnavailable):
+    """The rate limiter granted no request slot before shutdown or its deadline.
+
+    Nothing was sent to Kladana; the same request may be tried again later.
     """
 
 
-class DocumentNotFound(PermanentError):
+class ConfigurationError(RetriableError):
+    """The service itself is misconfigured: halt, and never dead-letter the event at hand."""
+
+
+class KladanaAuthFailed(KladanaAnswer, ConfigurationError):
+    """Kladana refused our token (401/403)."""
+
+
+class DocumentNotFound(KladanaAnswer, PermanentError):
     """Kladana has no such document (404): deleted, or the webhook named a wrong id."""
 
 
-class KladanaRejected(PermanentError):
+class KladanaRejected(KladanaAnswer, PermanentError):
     """Kladana refused the request itself (a 4xx other than 401, 403, 404 and 429)."""
 
 
-class InvalidDocument(PermanentError):
+class InvalidDocument(KladanaAnswer, PermanentError):
     """Kladana's answer lacks what every enriched event needs (an id, a usable sum or date)."""

@@ -1,79 +1,94 @@
-"""One raw webhook event in, one enriched event out (or an error the loop acts on)."""
+"""Pure steps of enriching: read a raw event, build the events that answer it.
 
-import logging
+The batch processor (``enricher/processor.py``) calls Kladana between these steps and
+publishes what they build; nothing here does I/O.
+"""
+
+from dataclasses import dataclass
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from cloudevents.core.v1.event import CloudEvent
-
 from enricher.documents import to_document
+from enricher.errors import DocumentNotFound
 from shared.contracts import validate_event
 from shared.errors import MalformedEvent
-from shared.events import ENRICHED_DOCUMENT, RAW_WEBHOOK, Record, event_data, new_event, to_record
-from shared.kladana_types import TypeTable
+from shared.events import (
+    DOCUMENT_UNAVAILABLE,
+    ENRICHED_DOCUMENT,
+    RAW_WEBHOOK,
+    Record,
+    event_data,
+    from_record,
+    new_event,
+    to_record,
+)
+from shared.kladana_types import TransactionType, TypeTable
 
 SOURCE = "/kladana-pipeline/enricher"
-
-log = logging.getLogger(__name__)
 
 
 class DocumentSource(Protocol):
     def fetch_document(self, entity: str, document_id: str) -> dict[str, Any]: ...
 
 
-class RecordPublisher(Protocol):
-    def publish(self, topic: str, record: Record) -> None: ...
+@dataclass(frozen=True)
+class DocumentRequest:
+    """What one raw event asks for: which document, of which type."""
+
+    raw_event_id: str
+    document_id: str
+    transaction_type: TransactionType
+
+    @property
+    def fetch_key(self) -> tuple[str, str]:
+        """Events with equal keys can share one Kladana call."""
+        return (self.transaction_type.entity, self.document_id)
 
 
-class EnrichHandler:
-    """Looks the raw event's document up in Kladana and publishes it, enriched.
+def read_request(record: Record, types: TypeTable) -> DocumentRequest:
+    """The document a raw webhook record names, or :class:`MalformedEvent`."""
+    raw = from_record(record)
+    data = event_data(raw, RAW_WEBHOOK)
+    type_name = data.get("type")
+    transaction_type = types.by_name(type_name) if isinstance(type_name, str) else None
+    if transaction_type is None:
+        raise MalformedEvent(f"unknown transaction type {type_name!r}")
+    document_id = data.get("document_id")
+    if not isinstance(document_id, str) or not document_id:
+        raise MalformedEvent("raw event has no document_id")
+    return DocumentRequest(raw.get_id(), document_id, transaction_type)
 
-    Returns only once the enriched event is acknowledged, so the consumer loop commits
-    the raw event's offset only after its output is safe.
-    """
 
-    def __init__(
-        self,
-        client: DocumentSource,
-        publisher: RecordPublisher,
-        enriched_topic: str,
-        types: TypeTable,
-        *,
-        timezone: ZoneInfo,
-    ) -> None:
-        self._client = client
-        self._publisher = publisher
-        self._enriched_topic = enriched_topic
-        self._types = types
-        self._timezone = timezone
+def enriched_record(
+    request: DocumentRequest, kladana: dict[str, Any], *, timezone: ZoneInfo
+) -> Record:
+    """The enriched event answering ``request``, checked against its published schema."""
+    document = to_document(kladana, transaction_type=request.transaction_type, timezone=timezone)
+    enriched = new_event(
+        ENRICHED_DOCUMENT,
+        source=SOURCE,
+        document_id=request.document_id,
+        data={"raw_event_id": request.raw_event_id, "document": document, "kladana": kladana},
+    )
+    validate_event(enriched)
+    return to_record(enriched)
 
-    def __call__(self, raw: CloudEvent) -> None:
-        data = event_data(raw, RAW_WEBHOOK)
-        type_name = data.get("type")
-        transaction_type = self._types.by_name(type_name) if isinstance(type_name, str) else None
-        if transaction_type is None:
-            raise MalformedEvent(f"unknown transaction type {type_name!r}")
-        document_id = data.get("document_id")
-        if not isinstance(document_id, str) or not document_id:
-            raise MalformedEvent("raw event has no document_id")
 
-        kladana = self._client.fetch_document(transaction_type.entity, document_id)
-        document = to_document(kladana, transaction_type=transaction_type, timezone=self._timezone)
-        enriched = new_event(
-            ENRICHED_DOCUMENT,
-            source=SOURCE,
-            document_id=document_id,
-            data={"raw_event_id": raw.get_id(), "document": document, "kladana": kladana},
-        )
-        validate_event(enriched)
-        self._publisher.publish(self._enriched_topic, to_record(enriched))
-        log.info(
-            "enriched",
-            extra={
-                "raw_event_id": raw.get_id(),
-                "event_id": enriched.get_id(),
-                "document_id": document_id,
-                "type": transaction_type.name,
-                "state": document["state"],
-            },
-        )
+def unavailable_record(request: DocumentRequest, error: DocumentNotFound) -> Record:
+    """The event telling subscribers that Kladana no longer has the document."""
+    status = getattr(error, "status", None)
+    unavailable = new_event(
+        DOCUMENT_UNAVAILABLE,
+        source=SOURCE,
+        document_id=request.document_id,
+        data={
+            "raw_event_id": request.raw_event_id,
+            "document_id": request.document_id,
+            "type": request.transaction_type.name,
+            "entity": request.transaction_type.entity,
+            "status": status if isinstance(status, int) else 404,
+            "reason": str(error),
+        },
+    )
+    validate_event(unavailable)
+    return to_record(unavailable)

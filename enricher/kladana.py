@@ -3,6 +3,9 @@
 Rules from Kladana's docs: ``Accept-Encoding: gzip`` is mandatory (else 415), the token
 goes in ``Authorization: Bearer``, 429 and 5xx may be retried, other 4xx must not be,
 and ``X-Lognex-Retry-After`` is in milliseconds.
+
+Each call makes ONE attempt inside a :class:`~enricher.limiter.RequestLimiter` slot and
+feeds the answer's rate-limit headers back to the limiter; retrying is the caller's job.
 """
 
 import json
@@ -22,6 +25,7 @@ from enricher.errors import (
     KladanaRejected,
     KladanaUnavailable,
 )
+from enricher.limiter import RequestLimiter
 from shared.errors import PipelineError
 
 EXPAND = "agent,state,organization,rate.currency"
@@ -30,19 +34,28 @@ EXPAND = "agent,state,organization,rate.currency"
 # waits that long, so the client never hammers through 429s (which gets it banned).
 RATE_WINDOW_S = 3.0
 _DETAIL_LIMIT = 200
+# Error bodies travel in dead-letter headers: enough for Kladana's JSON errors, not a page.
+_BODY_LIMIT = 1000
 _TAG = re.compile(r"<[^>]*>")
 
 
 class KladanaClient:
-    """Reads documents from Kladana's JSON API with one shared HTTP session."""
+    """Reads documents from Kladana's JSON API with one shared HTTP session and limiter."""
 
     def __init__(
-        self, session: requests.Session, base_url: str, token: SecretStr, timeout_s: float
+        self,
+        session: requests.Session,
+        base_url: str,
+        token: SecretStr,
+        timeout_s: float,
+        *,
+        limiter: RequestLimiter,
     ) -> None:
         self._session = session
         self._base_url = base_url.rstrip("/")
         self._token = token
         self._timeout_s = timeout_s
+        self._limiter = limiter
 
     def fetch_document(self, entity: str, document_id: str) -> dict[str, Any]:
         """The document with its agent, state, organization and currency expanded."""
@@ -56,8 +69,36 @@ class KladanaClient:
             "Accept-Encoding": "gzip",
             "Accept": "application/json;charset=utf-8",
         }
+        with self._limiter.slot():
+            response = self._get(url, headers, what)
+            # Before the slot is released, so a 429's pause holds back the next caller too.
+            self._limiter.observe(
+                remaining=header_count(response.headers, "X-RateLimit-Remaining"),
+                retry_after_s=rate_limit_pause_s(response),
+                limit=header_count(response.headers, "X-RateLimit-Limit"),
+            )
+        if not response.ok:
+            raise self._error_for(response, what)
         try:
-            response = self._session.get(url, headers=headers, timeout=self._timeout_s)
+            document = response.json()
+        except requests.JSONDecodeError as error:
+            # A 200 that is not JSON comes from something in between (a proxy, a portal).
+            raise KladanaUnavailable(
+                f"Kladana answered {response.status_code} for {what} with a body that is not JSON",
+                status=response.status_code,
+                body=self._error_body(response.text),
+            ) from error
+        if not isinstance(document, dict):
+            raise InvalidDocument(
+                f"Kladana's answer for {what} is not a JSON object",
+                status=response.status_code,
+                body=self._error_body(response.text),
+            )
+        return document
+
+    def _get(self, url: str, headers: dict[str, str], what: str) -> requests.Response:
+        try:
+            return self._session.get(url, headers=headers, timeout=self._timeout_s)
         except requests.Timeout as error:
             raise KladanaUnavailable(
                 f"Kladana did not answer within {self._timeout_s}s for {what}"
@@ -66,36 +107,48 @@ class KladanaClient:
             raise KladanaUnavailable(
                 f"Kladana unreachable for {what}: {type(error).__name__}"
             ) from error
-        if not response.ok:
-            raise self._error_for(response, what)
-        try:
-            document = response.json()
-        except requests.JSONDecodeError as error:
-            # A 200 that is not JSON comes from something in between (a proxy, a portal).
-            raise KladanaUnavailable(
-                f"Kladana answered {response.status_code} for {what} with a body that is not JSON"
-            ) from error
-        if not isinstance(document, dict):
-            raise InvalidDocument(f"Kladana's answer for {what} is not a JSON object")
-        return document
 
     def _error_for(self, response: requests.Response, what: str) -> PipelineError:
         status = response.status_code
-        detail = describe_error_body(response.text).replace(
-            self._token.get_secret_value(), "[token]"
-        )
-        message = f"Kladana answered {status} for {what}: {detail}"
+        # Scrubbed before anything shortens it: a cut token would no longer match.
+        scrubbed = self._scrubbed(response.text)
+        message = f"Kladana answered {status} for {what}: {describe_error_body(scrubbed)}"
+        body = _truncated(scrubbed)
         if status in (401, 403):
-            return KladanaAuthFailed(message)
+            return KladanaAuthFailed(message, status=status, body=body)
         if status == 404:
-            return DocumentNotFound(message)
-        if status == 429:
-            return KladanaUnavailable(
-                message, retry_after=retry_after_s(response.headers) or RATE_WINDOW_S
-            )
-        if status >= 500:
-            return KladanaUnavailable(message, retry_after=retry_after_s(response.headers))
-        return KladanaRejected(message)
+            return DocumentNotFound(message, status=status, body=body)
+        if status == 429 or status >= 500:
+            retry_after = rate_limit_pause_s(response) or retry_after_s(response.headers)
+            return KladanaUnavailable(message, retry_after=retry_after, status=status, body=body)
+        return KladanaRejected(message, status=status, body=body)
+
+    def _error_body(self, text: str) -> str:
+        return _truncated(self._scrubbed(text))
+
+    def _scrubbed(self, text: str) -> str:
+        """``text`` without our token: gateways may echo the request back."""
+        return text.replace(self._token.get_secret_value(), "[token]")
+
+
+def _truncated(body: str) -> str:
+    return body if len(body) <= _BODY_LIMIT else body[:_BODY_LIMIT] + "..."
+
+
+def rate_limit_pause_s(response: requests.Response) -> float | None:
+    """How long a 429 tells every caller to wait; a full window when it does not say."""
+    if response.status_code != 429:
+        return None
+    return retry_after_s(response.headers) or RATE_WINDOW_S
+
+
+def header_count(headers: Mapping[str, str], name: str) -> int | None:
+    """A non-negative whole number from header ``name``; ``None`` if missing or odd."""
+    try:
+        count = int(headers.get(name, "").strip())
+    except ValueError:
+        return None
+    return count if count >= 0 else None
 
 
 def retry_after_s(headers: Mapping[str, str]) -> float | None:

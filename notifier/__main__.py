@@ -1,36 +1,40 @@
-"""``python -m notifier``: wires settings, rules, the SMS sender and Kafka together."""
+"""``python -m notifier [COMMAND]``: the service (``run``, the default) and its tools.
 
+A new subcommand is one line in :data:`COMMANDS`: a name and a
+:class:`~notifier.command.Command` (help, arguments, what it runs).
+"""
+
+import argparse
 import sys
 
-from notifier.errors import RulesError
-from notifier.rules import load_rules
-from notifier.settings import NotifierSettings
-from notifier.wiring import notifier_loop
-from shared.consumer_loop import run_until_signalled
-from shared.logs import configure_logging
-from shared.settings import load_settings_or_exit
+from notifier import check_rules, ledger_cli, run
+from notifier.command import Command
+
+COMMANDS: dict[str, Command] = {
+    "run": run.COMMAND,
+    "check-rules": check_rules.COMMAND,
+    "ledger": ledger_cli.LIST_COMMAND,
+    "resolve": ledger_cli.RESOLVE_COMMAND,
+}
+DEFAULT_COMMAND = "run"
 
 
-def main() -> None:
-    settings = load_settings_or_exit(NotifierSettings)
-    configure_logging("notifier", settings.log_level)
-    try:
-        rules = load_rules(settings.notifier_rules)
-    except RulesError as error:
-        sys.exit(f"notifier: {error}")
-    run_until_signalled(
-        "notifier",
-        settings.kafka_bootstrap_servers,
-        lambda stop: notifier_loop(settings, rules, stop, sys.stdout),
-        {
-            "topic": settings.enriched_topic,
-            "group_id": settings.notifier_group_id,
-            "sms_provider": settings.sms_provider,
-            "rules": [rule.name for rule in rules.rules],
-            "rules_source": rules.source,
-        },
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog="python -m notifier",
+        description="The notifier service (run, the default) and its tools.",
     )
+    subcommands = top.add_subparsers(dest="command", metavar="COMMAND")
+    for name, command in COMMANDS.items():
+        sub = subcommands.add_parser(name, help=command.help, description=command.help)
+        command.add_arguments(sub)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = parser().parse_args(argv)
+    return COMMANDS[arguments.command or DEFAULT_COMMAND].run(arguments)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

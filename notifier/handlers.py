@@ -1,44 +1,49 @@
-"""The notifier's logic: one enriched document in, the SMS its rules ask for out."""
+"""The notifier's logic: one enriched document in, the SMS its rules ask for delivered."""
 
 import logging
 from collections.abc import Mapping
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from cloudevents.core.v1.event import CloudEvent
 
-from notifier.errors import DocumentIncomplete
+from notifier.delivery import Delivery
+from notifier.ledger import Clock, Notification, utc_now
 from notifier.phones import first_mobile_number
-from notifier.render import render, template_values
-from notifier.rules import Rule, RuleSet
-from notifier.sms import Sms, SmsSender, idempotency_key
+from notifier.rules import PlannedMessage, RuleSet
+from notifier.sms import idempotency_key
 from shared.contracts import validate_event
-from shared.events import ENRICHED_DOCUMENT, event_data
+from shared.events import DOCUMENT_UNAVAILABLE, ENRICHED_DOCUMENT, event_data
 from shared.logs import mask_phone
 
 log = logging.getLogger(__name__)
 
 
 class NotifyHandler:
-    """Sends one SMS per rule that matches the event's document, in rule order.
+    """Delivers one SMS per rule that matches the event's document, in rule order.
 
-    Every message is composed before the first is sent, so a document that cannot
-    satisfy one of its rules sends nothing. A retriable send error propagates and the
-    loop retries the whole event, so rules sent before it are sent again: only a
-    delivery ledger can make that once-only.
+    Every message is planned before the first is delivered, so a document that cannot
+    satisfy one of its rules sends nothing. Each goes through the ledger
+    (:class:`Delivery`), so the same business event delivered again, by a redelivered
+    record, a retry of this event or another instance, is suppressed there.
     """
 
-    def __init__(self, rules: RuleSet, sender: SmsSender, region: str, zone: ZoneInfo) -> None:
+    def __init__(
+        self, rules: RuleSet, delivery: Delivery, region: str, clock: Clock = utc_now
+    ) -> None:
         self._rules = rules
-        self._sender = sender
+        self._delivery = delivery
         self._region = region
-        self._zone = zone
+        self._clock = clock
 
     def __call__(self, event: CloudEvent) -> None:
         validate_event(event)
+        if event.get_type() == DOCUMENT_UNAVAILABLE.type:
+            # The enricher's news that Kladana lost the document: nothing to tell a customer.
+            log.info("document unavailable", extra={"document_id": event.get_subject()})
+            return
         document: dict[str, Any] = event_data(event, ENRICHED_DOCUMENT)["document"]
-        rules = self._rules.matching(document)
-        if not rules:
+        planned = self._rules.plan(document)
+        if not planned:
             log.info(
                 "no rule matches",
                 extra={
@@ -48,46 +53,42 @@ class NotifyHandler:
                 },
             )
             return
-        values = template_values(document, self._zone)
-        outgoing = [(rule, sms) for rule in rules if (sms := self._compose(rule, document, values))]
-        for rule, sms in outgoing:
-            provider_id = self._sender.send(sms)
-            log.info(
-                "sms sent",
-                extra={
-                    "document_id": document["id"],
-                    "rule": rule.name,
-                    "to": mask_phone(sms.to),
-                    "provider_id": provider_id,
-                },
+        outgoing = [
+            (message, notification)
+            for message in planned
+            if (notification := self._notification(message, document))
+        ]
+        for message, notification in outgoing:
+            quiet_until = (
+                message.quiet_hours.next_open(self._clock()) if message.quiet_hours else None
             )
+            self._delivery.deliver(notification, held_until=quiet_until)
 
-    def _compose(
-        self, rule: Rule, document: Mapping[str, Any], values: Mapping[str, str | None]
-    ) -> Sms | None:
-        """The rule's SMS, or ``None`` (logged) when the document has no usable phone."""
-        phone_text = rule.phone_text(document)
-        to = first_mobile_number(phone_text, self._region)
+    def _notification(
+        self, message: PlannedMessage, document: Mapping[str, Any]
+    ) -> Notification | None:
+        """The planned message as a notification, or ``None`` (logged) without a usable phone."""
+        to = first_mobile_number(message.phone_text, self._region)
         if to is None:
-            reason = "no phone" if not (phone_text or "").strip() else "no valid mobile number"
+            reason = (
+                "no phone" if not (message.phone_text or "").strip() else "no valid mobile number"
+            )
             log.warning(
                 "sms skipped",
                 extra={
                     "reason": reason,
                     "document_id": document["id"],
-                    "rule": rule.name,
-                    "phone": mask_phone(phone_text or ""),
+                    "rule": message.rule,
+                    "phone": mask_phone(message.phone_text or ""),
                 },
             )
             return None
-        try:
-            text = render(rule.template, values)
-        except DocumentIncomplete as error:
-            raise DocumentIncomplete(
-                f"rule {rule.name!r}, document {document['id']}: {error}"
-            ) from None
-        return Sms(
-            to=to,
-            text=text,
-            idempotency_key=idempotency_key(document["id"], rule.name, str(document["state"])),
+        return Notification(
+            key=idempotency_key(document["id"], message.rule, message.state),
+            document_id=document["id"],
+            rule=message.rule,
+            state=message.state,
+            phone=to,
+            text=message.text,
+            sender=message.sender,
         )

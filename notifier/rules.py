@@ -1,9 +1,9 @@
 """Which enriched documents send which SMS: the rules file, checked once at start-up.
 
-Every problem a rule can have (syntax, unknown type, missing key, unknown placeholder,
-a phone path the document does not have) is found here, so a loaded :class:`RuleSet`
-never fails at send time for a reason of its own. The format is described in
-``default_rules.toml``.
+Every problem a rule can have (syntax, unknown key, type, field, format, recipient,
+locale or quiet hours, a template that does not render on a sample document of the
+rule's type) is found by :meth:`RuleSet.load`, so a loaded rule never fails at send
+time for a reason of its own. The language is described in docs/rules.md.
 """
 
 import tomllib
@@ -14,31 +14,32 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from notifier.errors import RulesError
-from notifier.render import PLACEHOLDERS, placeholders, render, template_values
+from babel import Locale, UnknownLocaleError
+
+from notifier.conditions import Condition, parse_when
+from notifier.errors import DocumentIncomplete, RuleProblem, RulesError
+from notifier.quiet_hours import DEFAULT_ZONE, QuietHours, parse_quiet_hours
+from notifier.recipients import COUNTERPARTY, Recipient, parse_recipient, phone_field
+from notifier.render import Template, parse_template
+from notifier.samples import sample_document
 from shared.kladana_types import TRANSACTION_TYPES
 
-DEFAULT_PHONE_PATH = "agent.phone"
+DEFAULT_LOCALE = "en_IN"
 REQUIRED_KEYS = ("name", "type", "state", "template")
-ALLOWED_KEYS = (*REQUIRED_KEYS, "phone")
-
-SAMPLE_DOCUMENT: dict[str, Any] = {
-    "id": "34efe2ee-015e-11e6-9464-e4de0000006b",
-    "type": "CustomerOrder",
-    "entity": "customerorder",
-    "href": "https://api.kladana.com/api/remap/1.2/entity/customerorder/34efe2ee-015e-11e6-9464-e4de0000006b",
-    "number": "5643",
-    "moment": "2024-06-10T12:57:00+03:00",
-    "sum": {"minor": 5000000, "amount": "50000.00", "currency": "INR"},
-    "state": "Shipped",
-    "agent": {"id": "a1", "name": "Ravi Kumar", "phone": "+91 98765 43210", "email": "r@k.in"},
-    "organization": {"name": "Acme Traders"},
-}
-"""A complete enriched ``document``: templates and phone paths are checked against it."""
+OPTIONAL_KEYS = ("when", "recipient", "sender", "locale", "quiet_hours", "phone")
+ALLOWED_KEYS = (*REQUIRED_KEYS, *OPTIONAL_KEYS)
 
 
-class _Problem(Exception):
-    """What is wrong with one rule; reported with the rule's name."""
+@dataclass(frozen=True)
+class PlannedMessage:
+    rule: str
+    state: str
+    """The document's state that triggered it."""
+    phone_text: str | None
+    """The recipient's phone as written (free text) or the fixed number."""
+    text: str
+    sender: str | None
+    quiet_hours: QuietHours | None
 
 
 @dataclass(frozen=True)
@@ -46,11 +47,19 @@ class Rule:
     name: str
     type: str
     state: str
-    template: str
-    phone_path: tuple[str, ...]
+    conditions: tuple[Condition, ...]
+    template: Template
+    recipient: Recipient
+    sender: str | None
+    locale: str
+    quiet_hours: QuietHours | None
 
     def matches(self, document: Mapping[str, Any]) -> bool:
-        """Same type, and the same state name ignoring case (people type state names)."""
+        """Same type, the same state name ignoring case (people type state names), and
+        every condition holds."""
+        return self.applies_to(document) and not self.failed_conditions(document)
+
+    def applies_to(self, document: Mapping[str, Any]) -> bool:
         state = document.get("state")
         return (
             document.get("type") == self.type
@@ -58,113 +67,140 @@ class Rule:
             and state.strip().casefold() == self.state.strip().casefold()
         )
 
-    def phone_text(self, document: Mapping[str, Any]) -> str | None:
-        """The free text at the rule's phone path, ``None`` where the document has none."""
-        value = _at_path(document, self.phone_path)
-        return value if isinstance(value, str) else None
+    def failed_conditions(self, document: Mapping[str, Any]) -> list[Condition]:
+        return [condition for condition in self.conditions if not condition.holds(document)]
+
+    def sample(self) -> dict[str, Any]:
+        """A sample document of this rule's type and state, with the attributes it shows."""
+        return sample_document(self.type, self.state, self.template.sample_attributes())
+
+    def render(self, document: Mapping[str, Any], zone: ZoneInfo) -> str:
+        return self.template.render(document, locale=self.locale, zone=zone)
 
 
 @dataclass(frozen=True)
 class RuleSet:
     rules: tuple[Rule, ...]
     source: str
+    timezone: ZoneInfo = DEFAULT_ZONE
+    """The zone dates are shown in (NOTIFY_TIMEZONE)."""
 
-    def matching(self, document: Mapping[str, Any]) -> list[Rule]:
-        return [rule for rule in self.rules if rule.matches(document)]
+    @classmethod
+    def load(cls, path: Path | None, *, timezone: ZoneInfo = DEFAULT_ZONE) -> "RuleSet":
+        """The rules in ``path``, or the bundled default rules when it is ``None``."""
+        if path is None:
+            text = resources.files("notifier").joinpath("default_rules.toml").read_text()
+            return cls.parse(text, source="default_rules.toml", timezone=timezone)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise RulesError(f"rules file {path}: cannot be read: {error}") from None
+        return cls.parse(text, source=str(path), timezone=timezone)
+
+    @classmethod
+    def parse(cls, text: str, *, source: str, timezone: ZoneInfo = DEFAULT_ZONE) -> "RuleSet":
+        try:
+            document = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as error:
+            raise RulesError(f"rules file {source}: TOML syntax error: {error}") from None
+        unknown = sorted(set(document) - {"rule"})
+        if unknown:
+            raise RulesError(f"rules file {source}: unknown top-level key(s) {', '.join(unknown)}")
+        tables = document.get("rule")
+        if not isinstance(tables, list) or not tables:
+            raise RulesError(f"rules file {source}: no [[rule]] tables")
+        rules = tuple(
+            _parse_rule(table, index, source, timezone) for index, table in enumerate(tables, 1)
+        )
+        seen: set[str] = set()
+        for rule in rules:
+            if rule.name in seen:
+                # The name is part of the notification's key, so it must single out one rule.
+                raise RulesError(f"rules file {source}: rule {rule.name!r}: the name is used twice")
+            seen.add(rule.name)
+        return cls(rules=rules, source=source, timezone=timezone)
+
+    def plan(self, document: Mapping[str, Any]) -> list[PlannedMessage]:
+        """A message for every rule ``document`` matches, rendered, in file order.
+
+        All are rendered before any is returned, so a document lacking a value one of
+        its rules shows (:class:`DocumentIncomplete`) gets no message at all.
+        """
+        return [self._planned(rule, document) for rule in self.rules if rule.matches(document)]
+
+    def _planned(self, rule: Rule, document: Mapping[str, Any]) -> PlannedMessage:
+        try:
+            text = rule.render(document, self.timezone)
+        except DocumentIncomplete as error:
+            raise DocumentIncomplete(
+                f"rule {rule.name!r}, document {document.get('id')}: {error}"
+            ) from None
+        return PlannedMessage(
+            rule=rule.name,
+            state=str(document["state"]),
+            phone_text=rule.recipient.phone_text(document),
+            text=text,
+            sender=rule.sender,
+            quiet_hours=rule.quiet_hours,
+        )
 
 
-def load_rules(path: Path | None) -> RuleSet:
-    """The rules in ``path``, or the bundled default rules when it is ``None``."""
-    if path is None:
-        text = resources.files("notifier").joinpath("default_rules.toml").read_text()
-        return parse_rules(text, source="default_rules.toml")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise RulesError(f"rules file {path}: cannot be read: {error}") from None
-    return parse_rules(text, source=str(path))
-
-
-def parse_rules(text: str, *, source: str) -> RuleSet:
-    try:
-        document = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        raise RulesError(f"rules file {source}: TOML syntax error: {error}") from None
-    unknown = sorted(set(document) - {"rule"})
-    if unknown:
-        raise RulesError(f"rules file {source}: unknown top-level key(s) {', '.join(unknown)}")
-    tables = document.get("rule")
-    if not isinstance(tables, list) or not tables:
-        raise RulesError(f"rules file {source}: no [[rule]] tables")
-    rules = tuple(_parse_rule(table, index, source) for index, table in enumerate(tables, 1))
-    seen: set[str] = set()
-    for rule in rules:
-        if rule.name in seen:
-            # The name is part of the idempotency key, so it must single out one rule.
-            raise RulesError(f"rules file {source}: rule {rule.name!r}: the name is used twice")
-        seen.add(rule.name)
-    return RuleSet(rules=rules, source=source)
-
-
-def _parse_rule(table: object, index: int, source: str) -> Rule:
+def _parse_rule(table: object, index: int, source: str, timezone: ZoneInfo) -> Rule:
     name = table.get("name") if isinstance(table, dict) else None
-    label = repr(name) if isinstance(name, str) and name else f"#{index}"
+    label = repr(name) if isinstance(name, str) and name.strip() else f"#{index}"
     try:
         if not isinstance(table, dict):
-            raise _Problem("is not a table")
-        return _checked_rule(table)
-    except _Problem as problem:
+            raise RuleProblem("is not a table")
+        return _checked_rule(table, timezone)
+    except RuleProblem as problem:
         raise RulesError(f"rules file {source}: rule {label}: {problem}") from None
 
 
-def _checked_rule(table: dict[str, Any]) -> Rule:
+def _checked_rule(table: dict[str, Any], timezone: ZoneInfo) -> Rule:
     unknown = sorted(set(table) - set(ALLOWED_KEYS))
     if unknown:
-        raise _Problem(f"unknown key(s) {', '.join(unknown)} (allowed: {', '.join(ALLOWED_KEYS)})")
+        raise RuleProblem(
+            f"unknown key(s) {', '.join(unknown)} (allowed: {', '.join(ALLOWED_KEYS)})"
+        )
     for key in REQUIRED_KEYS:
         if key not in table:
-            raise _Problem(f"missing key {key!r}")
-    values = {key: table.get(key, DEFAULT_PHONE_PATH) for key in ALLOWED_KEYS}
-    for key, value in values.items():
-        if not isinstance(value, str) or not value.strip():
-            raise _Problem(f"{key!r} must be a non-empty string")
-    if TRANSACTION_TYPES.by_name(values["type"]) is None:
+            raise RuleProblem(f"missing key {key!r}")
+    for key in (*REQUIRED_KEYS, "sender", "locale", "phone"):
+        value = table.get(key)
+        if key in table and (not isinstance(value, str) or not value.strip()):
+            raise RuleProblem(f"{key!r} must be a non-empty string")
+    if TRANSACTION_TYPES.by_name(table["type"]) is None:
         known = ", ".join(TRANSACTION_TYPES.names)
-        raise _Problem(f"unknown type {values['type']!r} (known: {known})")
-    phone_path = tuple(values["phone"].split("."))
-    if not isinstance(_at_path(SAMPLE_DOCUMENT, phone_path), str):
-        raise _Problem(f"phone path {values['phone']!r} is not a text field of the document")
-    _check_template(values["template"])
-    return Rule(
-        name=values["name"],
-        type=values["type"],
-        state=values["state"],
-        template=values["template"],
-        phone_path=phone_path,
+        raise RuleProblem(f"unknown type {table['type']!r} (known: {known})")
+    rule = Rule(
+        name=table["name"],
+        type=table["type"],
+        state=table["state"],
+        conditions=parse_when(table["when"]) if "when" in table else (),
+        template=parse_template(table["template"]),
+        recipient=_recipient(table),
+        sender=table.get("sender"),
+        locale=_locale(table.get("locale", DEFAULT_LOCALE)),
+        quiet_hours=parse_quiet_hours(table["quiet_hours"]) if "quiet_hours" in table else None,
     )
-
-
-def _check_template(template: str) -> None:
     try:
-        used = placeholders(template)
-    except ValueError as error:
-        raise _Problem(f"template is not a valid format string: {error}") from None
-    unknown = sorted(used - set(PLACEHOLDERS))
-    if unknown:
-        shown = ", ".join("{" + name + "}" for name in unknown)
-        raise _Problem(
-            f"unknown placeholder {shown} in template (known: {', '.join(PLACEHOLDERS)})"
-        )
+        rule.render(rule.sample(), timezone)
+    except (DocumentIncomplete, ValueError, KeyError, AttributeError, TypeError) as error:
+        raise RuleProblem(f"template does not render on a sample {rule.type}: {error}") from None
+    return rule
+
+
+def _recipient(table: Mapping[str, Any]) -> Recipient:
+    if "phone" in table and "recipient" in table:
+        raise RuleProblem("use 'recipient' or the older 'phone', not both")
+    if "phone" in table:
+        return phone_field(table["phone"])
+    return parse_recipient(table["recipient"]) if "recipient" in table else COUNTERPARTY
+
+
+def _locale(value: str) -> str:
     try:
-        render(template, template_values(SAMPLE_DOCUMENT, ZoneInfo("UTC")))
-    except (AttributeError, IndexError, KeyError, ValueError) as error:
-        raise _Problem(f"template cannot be rendered: {type(error).__name__}: {error}") from None
-
-
-def _at_path(document: Mapping[str, Any], path: tuple[str, ...]) -> object:
-    value: object = document
-    for key in path:
-        if not isinstance(value, Mapping):
-            return None
-        value = value.get(key)
+        Locale.parse(value)
+    except (ValueError, UnknownLocaleError):
+        raise RuleProblem(f"locale {value!r} is not one Babel knows, e.g. en_IN") from None
     return value

@@ -5,9 +5,11 @@ from typing import Annotated, Literal, Self
 from zoneinfo import ZoneInfo
 
 from pydantic import AfterValidator, Field, SecretStr, model_validator
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from notifier.phones import is_known_region
-from shared.settings import ConsumerSettings, HttpUrl
+from shared.settings import ConsumerSettings, HttpUrl, ServiceSettings
 
 
 def _region(value: str) -> str:
@@ -17,7 +19,28 @@ def _region(value: str) -> str:
     return region
 
 
-class NotifierSettings(ConsumerSettings):
+def _database_url(value: str) -> str:
+    try:
+        backend = make_url(value).get_backend_name()
+    except ArgumentError:
+        raise ValueError("must be a database URL, e.g. sqlite:///notifier-ledger.db") from None
+    if backend not in ("sqlite", "postgresql"):
+        raise ValueError("must name a sqlite:// or postgresql:// database")
+    return value
+
+
+DatabaseUrl = Annotated[str, AfterValidator(_database_url)]
+
+
+class LedgerSettings(ServiceSettings):
+    """What the delivery ledger needs: the service and its operator commands read these."""
+
+    notifier_database_url: DatabaseUrl = "sqlite:///notifier-ledger.db"
+    notifier_stuck_after_s: float = Field(default=300.0, ge=0)
+    """A row still ``sending`` after this long is stuck: its sender died mid-send."""
+
+
+class NotifierSettings(ConsumerSettings, LedgerSettings):
     sms_provider: Literal["console", "http", "twilio"] = "console"
     sms_http_url: HttpUrl | None = None
     twilio_account_sid: str | None = None
@@ -30,6 +53,12 @@ class NotifierSettings(ConsumerSettings):
     notify_timezone: ZoneInfo = ZoneInfo("Asia/Kolkata")
     """The zone dates are shown in to customers."""
     notifier_group_id: str = "notifier"
+    notifier_send_attempts: int = Field(default=3, ge=1)
+    """Provider calls per message when it answers 429/5xx or times out."""
+    notifier_send_backoff_base_s: float = Field(default=0.5, gt=0)
+    notifier_send_backoff_cap_s: float = Field(default=5.0, gt=0)
+    notifier_release_interval_s: float = Field(default=5.0, gt=0)
+    """How often held messages whose time has come are looked for."""
 
     @model_validator(mode="after")
     def _provider_is_configured(self) -> Self:

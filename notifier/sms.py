@@ -25,6 +25,8 @@ class Sms:
     text: str
     idempotency_key: str
     """The same for every send of one business event, so a provider can drop repeats."""
+    sender: str | None = None
+    """The sender id or number the rule names; ``None``: the provider's default."""
 
 
 def idempotency_key(document_id: str, rule_name: str, state: str) -> str:
@@ -52,7 +54,8 @@ class ConsoleSender:
 
 
 class HttpSender:
-    """POSTs ``{"to", "text", "idempotency_key"}`` as JSON to a gateway of your own."""
+    """POSTs ``{"to", "text", "idempotency_key"}`` (and ``"sender"`` when the rule names
+    one) as JSON to a gateway of your own."""
 
     def __init__(self, session: requests.Session, url: str, *, timeout_s: float) -> None:
         self._session = session
@@ -61,6 +64,8 @@ class HttpSender:
 
     def send(self, sms: Sms) -> str | None:
         body = {"to": sms.to, "text": sms.text, "idempotency_key": sms.idempotency_key}
+        if sms.sender is not None:
+            body["sender"] = sms.sender
         _post(self._session, "SMS gateway", self._url, timeout_s=self._timeout_s, json=body)
         return None
 
@@ -91,7 +96,7 @@ class TwilioSender:
             "Twilio",
             self._url,
             timeout_s=self._timeout_s,
-            data={"To": sms.to, "From": self._sender, "Body": sms.text},
+            data={"To": sms.to, "From": sms.sender or self._sender, "Body": sms.text},
             auth=(self._account_sid, self._auth_token.get_secret_value()),
         )
         sid = _json_field(response, "sid")

@@ -1,4 +1,4 @@
-"""The one place that builds the notifier from its settings: rules, sender, Kafka, loop."""
+"""The one place that builds the notifier from its settings: ledger, sender, Kafka, loop."""
 
 import threading
 from collections.abc import Iterator
@@ -7,9 +7,13 @@ from typing import TextIO
 
 import requests
 
+from notifier.delivery import Delivery, SendPolicy
 from notifier.handlers import NotifyHandler
+from notifier.ledger import Ledger
+from notifier.ledger_schema import open_engine
+from notifier.releaser import HeldReleaser, report_stuck
 from notifier.rules import RuleSet
-from notifier.settings import NotifierSettings
+from notifier.settings import LedgerSettings, NotifierSettings
 from notifier.sms import ConsoleSender, HttpSender, SmsSender, TwilioSender
 from shared.consumer_loop import ConsumerLoop, open_consumer_loop
 
@@ -37,16 +41,38 @@ def build_sender(
 
 
 @contextmanager
+def open_ledger(settings: LedgerSettings) -> Iterator[Ledger]:
+    """The ledger on NOTIFIER_DATABASE_URL, its schema created if missing."""
+    engine = open_engine(settings.notifier_database_url)
+    try:
+        yield Ledger(engine)
+    finally:
+        engine.dispose()
+
+
+@contextmanager
 def notifier_loop(
     settings: NotifierSettings, rules: RuleSet, stop: threading.Event, stdout: TextIO
 ) -> Iterator[ConsumerLoop]:
-    """A consumer loop ready to ``run()`` until ``stop`` is set; closes what it opened."""
-    with requests.Session() as session:
-        handler = NotifyHandler(
-            rules,
+    """A consumer loop ready to ``run()`` until ``stop`` is set, with the releaser of held
+    messages running beside it; closes what it opened."""
+    with requests.Session() as session, open_ledger(settings) as ledger:
+        report_stuck(ledger, settings.notifier_stuck_after_s)
+        delivery = Delivery(
+            ledger,
             build_sender(settings, session, stdout),
-            settings.default_phone_region,
-            settings.notify_timezone,
+            SendPolicy(
+                attempts=settings.notifier_send_attempts,
+                backoff_base_s=settings.notifier_send_backoff_base_s,
+                backoff_cap_s=settings.notifier_send_backoff_cap_s,
+            ),
+        )
+        handler = NotifyHandler(rules, delivery, settings.default_phone_region)
+        releaser = threading.Thread(
+            target=HeldReleaser(
+                ledger, delivery, stop, interval_s=settings.notifier_release_interval_s
+            ).run,
+            name="held-releaser",
         )
         with open_consumer_loop(
             settings,
@@ -55,4 +81,9 @@ def notifier_loop(
             make_handler=lambda _publisher: handler,
             stop=stop,
         ) as loop:
-            yield loop
+            releaser.start()
+            try:
+                yield loop
+            finally:
+                stop.set()
+                releaser.join()

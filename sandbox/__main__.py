@@ -17,14 +17,23 @@ def main() -> None:
     settings = load_settings_or_exit(SandboxSettings)
     configure_logging("sandbox", settings.log_level)
     stop = stop_on_signals()
-    app = create_app(token=settings.sandbox_token.get_secret_value())
+    user_token = settings.sandbox_user_token
+    app = create_app(
+        token=settings.sandbox_token.get_secret_value(),
+        user_token=user_token.get_secret_value() if user_token is not None else None,
+        limits=settings.rate_limits(),
+        faults=settings.faults(),
+    )
     address = f"{settings.sandbox_host}:{settings.sandbox_port}"
     try:
         server = BackgroundServer(app, host=settings.sandbox_host, port=settings.sandbox_port)
     except OSError as error:
         sys.exit(f"sandbox: cannot listen on {address}: {error}")
     with server:
-        log.info("Kladana sandbox listening", extra={"api_url": server.url + API_PREFIX})
+        log.info(
+            "Kladana sandbox listening",
+            extra={"api_url": server.url + API_PREFIX, "faults": settings.faults().model_dump()},
+        )
         stop.wait()
     log.info("Kladana sandbox stopped")
 

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from cloudevents.core.v1.event import CloudEvent
 from kafka import KafkaConsumer
@@ -174,12 +174,24 @@ class ConsumerLoop:
         return None
 
     def _commit(self, partition: TopicPartition, offset: int) -> None:
-        try:
-            self._consumer.commit({partition: OffsetAndMetadata(offset + 1, "", -1)})
-        except KafkaError as error:
-            # Typically a rebalance took the partition away; its new owner will see the
-            # record again (at-least-once), which the consumers tolerate.
-            log.warning("commit failed", extra={"partition": str(partition), "reason": str(error)})
+        commit_positions(self._consumer, {partition: offset + 1})
+
+
+def commit_positions(consumer: KafkaConsumer, positions: dict[TopicPartition, int]) -> None:
+    """Commit, per partition, the offset of the next record to read; log a failure."""
+    if not positions:
+        return
+    try:
+        consumer.commit(
+            {
+                partition: OffsetAndMetadata(offset, "", -1)
+                for partition, offset in positions.items()
+            }
+        )
+    except KafkaError as error:
+        # Typically a rebalance took a partition away; its new owner will see the
+        # records again (at-least-once), which the consumers tolerate.
+        log.warning("commit failed", extra={"positions": str(positions), "reason": str(error)})
 
 
 PUBLISH_ACK_TIMEOUT_S = 10.0
@@ -216,10 +228,14 @@ def open_consumer_loop(
         publisher.close()
 
 
+class RunnableLoop(Protocol):
+    def run(self) -> None: ...
+
+
 def run_until_signalled(
     service: str,
     bootstrap_servers: str,
-    open_loop: Callable[[threading.Event], AbstractContextManager[ConsumerLoop]],
+    open_loop: Callable[[threading.Event], AbstractContextManager[RunnableLoop]],
     details: dict[str, Any],
 ) -> None:
     """A consumer service's ``main``: run until SIGTERM or SIGINT, then return (exit 0).

@@ -2,6 +2,8 @@
 and one consumer factory, both with the settings this pipeline relies on."""
 
 import logging
+from collections.abc import Sequence
+from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.errors import KafkaError
@@ -29,10 +31,12 @@ def create_producer(bootstrap_servers: str, *, max_block_ms: int = 10_000) -> Ka
     )
 
 
-def create_consumer(bootstrap_servers: str, *, group_id: str, topic: str) -> KafkaConsumer:
+def create_consumer(
+    bootstrap_servers: str, *, group_id: str, topic: str | Sequence[str]
+) -> KafkaConsumer:
     """A group member that commits only when told to, starting at the earliest offset."""
     return KafkaConsumer(
-        topic,
+        *([topic] if isinstance(topic, str) else topic),
         bootstrap_servers=bootstrap_servers,
         group_id=group_id,
         enable_auto_commit=False,
@@ -41,6 +45,23 @@ def create_consumer(bootstrap_servers: str, *, group_id: str, topic: str) -> Kaf
         heartbeat_interval_ms=HEARTBEAT_INTERVAL_MS,
         max_poll_records=100,
     )
+
+
+class Delivery:
+    """A record sent but perhaps not yet acknowledged: :meth:`confirm` waits for the ack."""
+
+    def __init__(self, future: Any, ack_timeout_s: float) -> None:
+        self._future = future
+        self._ack_timeout_s = ack_timeout_s
+
+    def confirm(self) -> None:
+        """Return once the broker acknowledged the record, or raise BrokerUnavailable."""
+        try:
+            self._future.get(timeout=self._ack_timeout_s)
+        except KafkaError as error:
+            raise BrokerUnavailable(
+                f"broker did not acknowledge: {type(error).__name__}"
+            ) from error
 
 
 class Publisher:
@@ -56,19 +77,23 @@ class Publisher:
 
     def publish_all(self, topic: str, records: list[Record]) -> None:
         """Send records in order and wait until all are acknowledged."""
+        for delivery in [self.send(topic, record) for record in records]:
+            delivery.confirm()
+
+    def send(self, topic: str, record: Record) -> Delivery:
+        """Send without waiting for the ack, so many records can be in flight at once.
+
+        Thread-safe (kafka-python's producer is); sends of one key keep their order.
+        """
         try:
-            futures = [
-                self._producer.send(
-                    topic, key=record.key, value=record.value, headers=list(record.headers)
-                )
-                for record in records
-            ]
-            for future in futures:
-                future.get(timeout=self._ack_timeout_s)
+            future = self._producer.send(
+                topic, key=record.key, value=record.value, headers=list(record.headers)
+            )
         except KafkaError as error:
             raise BrokerUnavailable(
-                f"broker did not acknowledge: {type(error).__name__}"
+                f"broker did not take the record: {type(error).__name__}"
             ) from error
+        return Delivery(future, self._ack_timeout_s)
 
     def is_connected(self) -> bool:
         """True while the producer holds an open broker connection.

@@ -24,12 +24,22 @@ def ensure_topics(bootstrap_servers: str, names: Iterable[str], *, partitions: i
         admin.close()
 
 
+DEFAULT_RETRY_TOPIC = "kladana.webhooks.retry"
+"""Where the enricher parks raw events that failed for a while (``ENRICHER_RETRY_TOPIC``)."""
+
+
 class TopicSettings(KafkaSettings):
     topic_partitions: int = 6
+    enricher_retry_topic: str = DEFAULT_RETRY_TOPIC
 
 
-def pipeline_topics(settings: KafkaSettings) -> list[str]:
-    return [settings.raw_topic, settings.enriched_topic, settings.dead_letter_topic]
+def pipeline_topics(settings: TopicSettings) -> list[str]:
+    return [
+        settings.raw_topic,
+        settings.enriched_topic,
+        settings.dead_letter_topic,
+        settings.enricher_retry_topic,
+    ]
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -52,6 +53,7 @@ class PipelineTopics:
     enriched: str
     dead_letter: str
     group_prefix: str
+    retry: str
 
     def settings(self, bootstrap: str) -> dict[str, Any]:
         """Settings fields that point a service at these topics, retrying quickly."""
@@ -60,6 +62,7 @@ class PipelineTopics:
             "raw_topic": self.raw,
             "enriched_topic": self.enriched,
             "dead_letter_topic": self.dead_letter,
+            "enricher_retry_topic": self.retry,
             "retry_backoff_base_s": 0.05,
             "retry_backoff_cap_s": 0.5,
         }
@@ -77,8 +80,13 @@ def topics(kafka_bootstrap: str) -> PipelineTopics:
         enriched=f"enriched-{suffix}",
         dead_letter=f"dlq-{suffix}",
         group_prefix=f"group-{suffix}",
+        retry=f"retry-{suffix}",
     )
-    ensure_topics(kafka_bootstrap, [names.raw, names.enriched, names.dead_letter], partitions=3)
+    ensure_topics(
+        kafka_bootstrap,
+        [names.raw, names.enriched, names.dead_letter, names.retry],
+        partitions=3,
+    )
     return names
 
 
@@ -151,3 +159,32 @@ def committed_total(kafka_bootstrap: str) -> Callable[[str], int]:
         return sum(meta.offset for meta in offsets.values() if meta.offset > 0)
 
     return total
+
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+"""A PostgreSQL server (this machine's and CI's) where tests may create databases."""
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database URL on each backend the notifier's ledger supports:
+    a SQLite file in ``tmp_path``, or a new PostgreSQL database dropped afterwards."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'ledger.db'}"
+        return
+    import psycopg
+    from psycopg import sql
+    from sqlalchemy.engine import make_url
+
+    name = f"ledger_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )

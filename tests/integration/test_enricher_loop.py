@@ -17,7 +17,14 @@ from enricher.wiring import enricher_loop
 from sandbox.app import create_app as create_sandbox
 from sandbox.documents import SEED_ORDER_ID
 from shared.contracts import validate_envelope, validate_event
-from shared.events import RAW_WEBHOOK, new_event, to_record
+from shared.events import (
+    DOCUMENT_UNAVAILABLE,
+    ENRICHED_DOCUMENT,
+    RAW_WEBHOOK,
+    new_event,
+    to_record,
+)
+from shared.health import Readiness
 from shared.kladana_types import TRANSACTION_TYPES
 from tests.conftest import PipelineTopics, ReadTopic
 from tests.helpers import publish_records, running_loop, wait_until
@@ -92,10 +99,10 @@ def group_of(topics: PipelineTopics) -> str:
 
 
 @contextmanager
-def running(settings: EnricherSettings) -> Iterator[None]:
+def running(settings: EnricherSettings, readiness: Readiness | None = None) -> Iterator[None]:
     """The enricher's loop in a thread, stopped through its stop event and joined."""
     stop = threading.Event()
-    with enricher_loop(settings, stop) as loop, running_loop(loop, stop):
+    with enricher_loop(settings, stop, readiness) as loop, running_loop(loop, stop):
         yield
 
 
@@ -153,11 +160,18 @@ def test_a_missing_document_is_dead_lettered_and_the_next_event_still_flows(
     order = raw_event(SEED_ORDER_ID, "CustomerOrder")
     publish_raw(kafka_bootstrap, topics.raw, [missing, order])
     with sandbox() as (_, api_url), running(settings_for(kafka_bootstrap, topics, api_url)):
-        enriched = read_topic(topics.enriched, count=1, timeout_s=60)
+        enriched = read_topic(topics.enriched, count=2, timeout_s=60)
         letters = read_topic(topics.dead_letter, count=1, timeout_s=60)
         assert wait_until(lambda: committed_total(group_of(topics)) == 2)
 
-    assert [json.loads(r.value)["data"]["raw_event_id"] for r in enriched] == [order.get_id()]
+    # The 404 also tells subscribers that the document is unavailable, in order.
+    envelopes = [json.loads(r.value) for r in enriched]
+    for envelope in envelopes:
+        validate_envelope(envelope)
+    assert [(e["type"], e["data"]["raw_event_id"]) for e in envelopes] == [
+        (DOCUMENT_UNAVAILABLE.type, missing.get_id()),
+        (ENRICHED_DOCUMENT.type, order.get_id()),
+    ]
     [letter] = letters
     assert letter.value == to_record(missing).value
     assert letter.key == SEED_ORDER_ID.encode()
@@ -188,19 +202,22 @@ def test_a_kladana_that_fails_for_a_while_still_ends_in_an_enriched_event(
     assert read_topic(topics.dead_letter) == []
 
 
-def test_a_bad_token_never_dead_letters_and_never_commits(
+def test_a_bad_token_halts_without_dead_lettering_or_committing(
     kafka_bootstrap: str,
     topics: PipelineTopics,
     read_topic: ReadTopic,
     committed_total: CommittedTotal,
 ) -> None:
     publish_raw(kafka_bootstrap, topics.raw, [raw_event(SEED_ORDER_ID, "CustomerOrder")])
+    readiness = Readiness()
     with sandbox() as (gateway, api_url):
         settings = settings_for(kafka_bootstrap, topics, api_url, token="revoked-token")
-        with running(settings):
-            # Each refused attempt is a retry of the same record, not a new one.
-            assert wait_until(lambda: gateway.requests >= 3)
+        with running(settings, readiness):
+            assert wait_until(lambda: readiness.reason is not None and "401" in readiness.reason)
+            # Halted: the refused record is not tried again within the recheck interval.
+            assert gateway.requests == 1
 
     assert read_topic(topics.dead_letter) == []
+    assert read_topic(topics.retry) == []
     assert read_topic(topics.enriched) == []
     assert committed_total(group_of(topics)) == 0

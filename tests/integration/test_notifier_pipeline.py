@@ -9,7 +9,7 @@ import pytest
 from cloudevents.core.v1.event import CloudEvent
 
 from devstack.http_server import BackgroundServer
-from notifier.rules import load_rules
+from notifier.rules import RuleSet
 from notifier.settings import NotifierSettings
 from notifier.wiring import notifier_loop
 from shared.contracts import validate_event
@@ -55,7 +55,7 @@ def _running_notifier(bootstrap: str, topics: PipelineTopics, sms_url: str) -> I
     )
     stop = threading.Event()
     with (
-        notifier_loop(settings, load_rules(None), stop, sys.stdout) as loop,
+        notifier_loop(settings, RuleSet.load(None), stop, sys.stdout) as loop,
         running_loop(loop, stop),
     ):
         yield

@@ -6,54 +6,30 @@ from zoneinfo import ZoneInfo
 import pytest
 from cloudevents.core.v1.event import CloudEvent
 
-from enricher.errors import (
-    DocumentNotFound,
-    InvalidDocument,
-    KladanaAuthFailed,
-    KladanaUnavailable,
+from enricher.errors import InvalidDocument
+from enricher.handlers import (
+    SOURCE,
+    DocumentRequest,
+    enriched_record,
+    read_request,
+    unavailable_record,
 )
-from enricher.handlers import SOURCE, EnrichHandler
 from shared.contracts import ContractViolation, validate_envelope
-from shared.errors import MalformedEvent, PipelineError
-from shared.events import ENRICHED_DOCUMENT, RAW_WEBHOOK, Record, new_event
-from shared.kladana_types import TRANSACTION_TYPES, TransactionType, TypeTable
+from shared.errors import MalformedEvent
+from shared.events import (
+    DOCUMENT_UNAVAILABLE,
+    ENRICHED_DOCUMENT,
+    RAW_WEBHOOK,
+    Record,
+    new_event,
+    to_record,
+)
+from shared.kladana_types import TRANSACTION_TYPES, TransactionType
+from tests.enricher_fakes import kladana_document, not_found
 
 SEED_ID = "34efe2ee-015e-11e6-9464-e4de0000006b"
 MOSCOW = ZoneInfo("Europe/Moscow")
-SEED_ORDER: dict[str, Any] = {
-    "meta": {"href": f"https://api.kladana.com/api/remap/1.2/entity/customerorder/{SEED_ID}"},
-    "id": SEED_ID,
-    "name": "5643",
-    "moment": "2024-06-10 12:57:00.000",
-    "sum": 5000000,
-    "rate": {"currency": {"isoCode": "INR"}},
-    "state": {"name": "Shipped"},
-    "agent": {"id": "a1", "name": "Priya Sharma", "phone": "+91 98765 43210", "email": None},
-    "organization": {"name": "Ganesh Traders Pvt Ltd"},
-}
-
-
-class FakeKladana:
-    """Answers from a dict of documents, or raises a scripted error; records each call."""
-
-    def __init__(self, documents: dict[str, dict[str, Any]], error: Exception | None = None):
-        self.documents = documents
-        self.error = error
-        self.calls: list[tuple[str, str]] = []
-
-    def fetch_document(self, entity: str, document_id: str) -> dict[str, Any]:
-        self.calls.append((entity, document_id))
-        if self.error is not None:
-            raise self.error
-        return self.documents[document_id]
-
-
-class FakePublisher:
-    def __init__(self) -> None:
-        self.published: list[tuple[str, Record]] = []
-
-    def publish(self, topic: str, record: Record) -> None:
-        self.published.append((topic, record))
+SEED_ORDER = kladana_document(SEED_ID)
 
 
 def _raw(document_id: str = SEED_ID, type_name: Any = "CustomerOrder") -> CloudEvent:
@@ -73,104 +49,84 @@ def _raw(document_id: str = SEED_ID, type_name: Any = "CustomerOrder") -> CloudE
     )
 
 
-def _handler(
-    kladana: FakeKladana, publisher: FakePublisher, overrides: dict[str, str] | None = None
-) -> EnrichHandler:
-    types = TRANSACTION_TYPES.with_entities(overrides or {})
-    return EnrichHandler(kladana, publisher, "enriched", types, timezone=MOSCOW)
+def _request(type_name: str = "CustomerOrder") -> DocumentRequest:
+    transaction_type = TRANSACTION_TYPES.by_name(type_name)
+    assert transaction_type is not None
+    return DocumentRequest("raw-1", SEED_ID, transaction_type)
 
 
-def test_publishes_one_schema_valid_enriched_event_keyed_by_the_document() -> None:
-    kladana, publisher = FakeKladana({SEED_ID: SEED_ORDER}), FakePublisher()
-    raw = _raw()
-    _handler(kladana, publisher)(raw)
+def test_a_raw_event_names_its_document_and_the_entity_from_the_type_table() -> None:
+    raw = _raw(type_name="ProductionTask")
+    types = TRANSACTION_TYPES.with_entities({"ProductionTask": "processingorder"})
+    request = read_request(to_record(raw), types)
+    assert request.raw_event_id == raw.get_id()
+    assert request.document_id == SEED_ID
+    assert request.fetch_key == ("processingorder", SEED_ID)
 
-    assert kladana.calls == [("customerorder", SEED_ID)]
-    [(topic, record)] = publisher.published
-    assert topic == "enriched"
+
+@pytest.mark.parametrize("type_name", ["Invoice", "customerorder", None, 7])
+def test_an_unknown_type_is_a_malformed_event(type_name: Any) -> None:
+    with pytest.raises(MalformedEvent, match="unknown transaction type"):
+        read_request(to_record(_raw(type_name=type_name)), TRANSACTION_TYPES)
+
+
+def test_an_event_of_another_type_is_malformed() -> None:
+    enriched = new_event(ENRICHED_DOCUMENT, source="/x", document_id=SEED_ID, data={})
+    with pytest.raises(MalformedEvent):
+        read_request(to_record(enriched), TRANSACTION_TYPES)
+
+
+def test_a_raw_event_without_document_id_is_malformed() -> None:
+    raw = new_event(RAW_WEBHOOK, source="/x", document_id=SEED_ID, data={"type": "CustomerOrder"})
+    with pytest.raises(MalformedEvent, match="document_id"):
+        read_request(to_record(raw), TRANSACTION_TYPES)
+
+
+def test_a_record_that_is_not_an_event_is_malformed() -> None:
+    with pytest.raises(MalformedEvent):
+        read_request(Record(key=b"k", value=b"not json"), TRANSACTION_TYPES)
+
+
+def test_the_enriched_event_is_schema_valid_and_keyed_by_the_document() -> None:
+    record = enriched_record(_request(), SEED_ORDER, timezone=MOSCOW)
     assert record.key == SEED_ID.encode()
     envelope = json.loads(record.value)
     validate_envelope(envelope)
     assert envelope["type"] == ENRICHED_DOCUMENT.type
     assert envelope["source"] == SOURCE
     assert envelope["subject"] == SEED_ID
-    assert envelope["id"] != raw.get_id()
     data = envelope["data"]
-    assert data["raw_event_id"] == raw.get_id()
+    assert data["raw_event_id"] == "raw-1"
     assert data["kladana"] == SEED_ORDER
     assert data["document"]["number"] == "5643"
     assert data["document"]["moment"] == "2024-06-10T12:57:00+03:00"
     assert data["document"]["sum"] == {"minor": 5000000, "amount": "50000.00", "currency": "INR"}
-    assert data["document"]["agent"]["phone"] == "+91 98765 43210"
 
 
-def test_the_entity_comes_from_the_type_table_with_overrides() -> None:
-    kladana, publisher = FakeKladana({SEED_ID: SEED_ORDER}), FakePublisher()
-    _handler(kladana, publisher, {"ProductionTask": "processingorder"})(
-        _raw(type_name="ProductionTask")
-    )
-    assert kladana.calls == [("processingorder", SEED_ID)]
-    document = json.loads(publisher.published[0][1].value)["data"]["document"]
-    assert (document["type"], document["entity"]) == ("ProductionTask", "processingorder")
-
-
-@pytest.mark.parametrize("type_name", ["Invoice", "customerorder", None, 7])
-def test_an_unknown_type_is_a_malformed_event_and_kladana_is_not_asked(type_name: Any) -> None:
-    kladana, publisher = FakeKladana({SEED_ID: SEED_ORDER}), FakePublisher()
-    with pytest.raises(MalformedEvent, match="unknown transaction type"):
-        _handler(kladana, publisher)(_raw(type_name=type_name))
-    assert kladana.calls == []
-    assert publisher.published == []
-
-
-def test_an_event_of_another_type_is_malformed() -> None:
-    kladana, publisher = FakeKladana({SEED_ID: SEED_ORDER}), FakePublisher()
-    enriched = new_event(ENRICHED_DOCUMENT, source="/x", document_id=SEED_ID, data={})
-    with pytest.raises(MalformedEvent):
-        _handler(kladana, publisher)(enriched)
-    assert kladana.calls == []
-
-
-def test_a_raw_event_without_document_id_is_malformed() -> None:
-    kladana, publisher = FakeKladana({SEED_ID: SEED_ORDER}), FakePublisher()
-    raw = new_event(RAW_WEBHOOK, source="/x", document_id=SEED_ID, data={"type": "CustomerOrder"})
-    with pytest.raises(MalformedEvent, match="document_id"):
-        _handler(kladana, publisher)(raw)
-    assert kladana.calls == []
-
-
-@pytest.mark.parametrize(
-    "error",
-    [
-        KladanaUnavailable("Kladana answered 503", retry_after=1.5),
-        KladanaAuthFailed("Kladana answered 401"),
-        DocumentNotFound("Kladana answered 404"),
-    ],
-)
-def test_client_errors_propagate_unchanged_and_nothing_is_published(
-    error: PipelineError,
-) -> None:
-    kladana, publisher = FakeKladana({}, error=error), FakePublisher()
-    with pytest.raises(type(error)) as raised:
-        _handler(kladana, publisher)(_raw())
-    assert raised.value is error
-    assert publisher.published == []
-
-
-def test_an_unusable_document_is_invalid_and_not_published() -> None:
-    broken = {**SEED_ORDER, "sum": "lots"}
-    kladana, publisher = FakeKladana({SEED_ID: broken}), FakePublisher()
+def test_an_unusable_document_is_invalid() -> None:
     with pytest.raises(InvalidDocument):
-        _handler(kladana, publisher)(_raw())
-    assert publisher.published == []
+        enriched_record(_request(), {**SEED_ORDER, "sum": "lots"}, timezone=MOSCOW)
 
 
-def test_an_event_breaking_the_contract_is_never_published() -> None:
+def test_an_event_breaking_the_contract_is_never_built() -> None:
     # A type added to the table but not to the published schema's enum.
-    types = TypeTable((TransactionType("Invoice", "invoice", "Invoice"),))
-    kladana, publisher = FakeKladana({SEED_ID: SEED_ORDER}), FakePublisher()
-    handler = EnrichHandler(kladana, publisher, "enriched", types, timezone=MOSCOW)
+    request = DocumentRequest("raw-1", SEED_ID, TransactionType("Invoice", "invoice", "Invoice"))
     with pytest.raises(ContractViolation, match="document/type") as raised:
-        handler(_raw(type_name="Invoice"))
+        enriched_record(request, SEED_ORDER, timezone=MOSCOW)
     assert not raised.value.retriable
-    assert publisher.published == []
+
+
+def test_the_unavailable_event_says_which_raw_event_and_document_and_why() -> None:
+    record = unavailable_record(_request(), not_found(SEED_ID))
+    assert record.key == SEED_ID.encode()
+    envelope = json.loads(record.value)
+    validate_envelope(envelope)
+    assert envelope["type"] == DOCUMENT_UNAVAILABLE.type
+    assert envelope["data"] == {
+        "raw_event_id": "raw-1",
+        "document_id": SEED_ID,
+        "type": "CustomerOrder",
+        "entity": "customerorder",
+        "status": 404,
+        "reason": f"Kladana answered 404 for customerorder/{SEED_ID}: not found",
+    }

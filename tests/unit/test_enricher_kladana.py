@@ -2,8 +2,10 @@
 
 import gzip
 import json
+import logging
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 import requests
@@ -13,17 +15,67 @@ from pydantic import SecretStr
 from devstack.broker import free_port
 from devstack.http_server import BackgroundServer
 from enricher.errors import (
+    ConfigurationError,
     DocumentNotFound,
     InvalidDocument,
     KladanaAuthFailed,
     KladanaRejected,
     KladanaUnavailable,
+    NoRequestSlot,
 )
-from enricher.kladana import RATE_WINDOW_S, KladanaClient, describe_error_body, retry_after_s
+from enricher.kladana import (
+    RATE_WINDOW_S,
+    KladanaClient,
+    describe_error_body,
+    header_count,
+    retry_after_s,
+)
+from enricher.limiter import RequestLimiter
 from sandbox.app import create_app as create_sandbox
 from sandbox.documents import SEED_ORDER_ID
 
 TOKEN = "t0k3n-abcdef"
+
+
+class RecordingLimiter(RequestLimiter):
+    """A real limiter that also records what it was told and when its slots were held."""
+
+    def __init__(self, **knobs: object) -> None:
+        super().__init__(**knobs)  # type: ignore[arg-type]
+        self.observed: list[tuple[int | None, float | None, int | None]] = []
+        self.events: list[str] = []
+
+    @contextmanager
+    def slot(self, timeout: float | None = None) -> Iterator[None]:
+        with super().slot(timeout):
+            self.events.append("slot taken")
+            try:
+                yield
+            finally:
+                self.events.append("slot released")
+
+    def observe(
+        self, remaining: int | None, retry_after_s: float | None, limit: int | None
+    ) -> None:
+        self.observed.append((remaining, retry_after_s, limit))
+        self.events.append("observed")
+        super().observe(remaining, retry_after_s, limit)
+
+
+def make_client(
+    session: requests.Session,
+    url: str,
+    *,
+    timeout_s: float = 5.0,
+    limiter: RequestLimiter | None = None,
+) -> KladanaClient:
+    return KladanaClient(
+        session,
+        f"{url}/api/remap/1.2/",
+        SecretStr(TOKEN),
+        timeout_s,
+        limiter=limiter or RequestLimiter(),
+    )
 
 
 class ScriptedKladana:
@@ -60,14 +112,19 @@ def scripted_server() -> Iterator[tuple[ScriptedKladana, str]]:
 
 
 @pytest.fixture
+def limiter() -> RecordingLimiter:
+    return RecordingLimiter()
+
+
+@pytest.fixture
 def kladana(
-    scripted_server: tuple[ScriptedKladana, str],
+    scripted_server: tuple[ScriptedKladana, str], limiter: RecordingLimiter
 ) -> Iterator[tuple[ScriptedKladana, KladanaClient]]:
     """A freshly scripted server (200, empty object) and a client pointed at it."""
     script, url = scripted_server
     script.reset()
     with requests.Session() as session:
-        yield script, KladanaClient(session, f"{url}/api/remap/1.2/", SecretStr(TOKEN), 5.0)
+        yield script, make_client(session, url, limiter=limiter)
 
 
 def _gzip_json(payload: object) -> tuple[bytes, dict[str, str]]:
@@ -105,7 +162,7 @@ def test_document_id_cannot_leave_its_path_segment(
 
 def test_fetches_the_seed_order_expanded_from_the_sandbox() -> None:
     with BackgroundServer(create_sandbox(token=TOKEN)) as server, requests.Session() as session:
-        client = KladanaClient(session, f"{server.url}/api/remap/1.2", SecretStr(TOKEN), 5.0)
+        client = make_client(session, server.url)
         order = client.fetch_document("customerorder", SEED_ORDER_ID)
     assert order["agent"]["phone"] == "+91 98765 43210"
     assert order["state"]["name"] == "Shipped"
@@ -133,28 +190,54 @@ def test_each_status_maps_to_its_error_class(
 ) -> None:
     script, client = kladana
     script.status = status
-    script.body, script.headers = _gzip_json(
-        {"errors": [{"error": "Something went wrong", "code": 1000 + status}]}
-    )
+    errors = {"errors": [{"error": "Something went wrong", "code": 1000 + status}]}
+    script.body, script.headers = _gzip_json(errors)
     with pytest.raises(error_class) as raised:
         client.fetch_document("customerorder", "abc")
     message = str(raised.value)
     assert f"Kladana answered {status} for customerorder/abc" in message
     assert f"Something went wrong (code {1000 + status})" in message
+    assert raised.value.status == status  # type: ignore[attr-defined]
+    assert json.loads(raised.value.body) == errors  # type: ignore[attr-defined]
 
 
-def test_auth_failure_is_retriable_and_never_shows_the_token(
-    kladana: tuple[ScriptedKladana, KladanaClient],
+def test_auth_failure_is_a_configuration_error_that_never_shows_the_token(
+    kladana: tuple[ScriptedKladana, KladanaClient], caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     script, client = kladana
     script.status = 401
     # A gateway that echoes the request back must not leak the token into the reason.
     script.body = f"<html><body>Bad credentials: Bearer {TOKEN}</body></html>".encode()
     with pytest.raises(KladanaAuthFailed) as raised:
         client.fetch_document("customerorder", "abc")
+    # Retriable, so a loop that does not know the class never dead-letters the event.
     assert raised.value.retriable
+    assert isinstance(raised.value, ConfigurationError)
     assert TOKEN not in str(raised.value)
     assert "Bad credentials" in str(raised.value)
+    assert raised.value.body == "<html><body>Bad credentials: Bearer [token]</body></html>"
+    assert TOKEN not in caplog.text
+
+
+@pytest.mark.parametrize("status", [400, 404, 429, 503])
+def test_a_token_cut_by_truncation_is_scrubbed_first(
+    kladana: tuple[ScriptedKladana, KladanaClient],
+    caplog: pytest.LogCaptureFixture,
+    status: int,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    script, client = kladana
+    script.status = status
+    # The token straddles both cuts: the 200-character reason and the 1000-character body.
+    script.body = ("a" * 197 + TOKEN + "b" * 788 + TOKEN).encode()
+    with pytest.raises((KladanaRejected, DocumentNotFound, KladanaUnavailable)) as raised:
+        client.fetch_document("customerorder", "abc")
+    body: str = raised.value.body  # type: ignore[union-attr]
+    assert TOKEN[:3] not in str(raised.value)
+    assert TOKEN[:3] not in body
+    assert body == "a" * 197 + "[token]" + "b" * 788 + "[token]"
+    assert TOKEN[:3] not in caplog.text
 
 
 def test_not_found_and_rejected_are_permanent(
@@ -168,26 +251,106 @@ def test_not_found_and_rejected_are_permanent(
         assert not raised.value.retriable  # type: ignore[union-attr]
 
 
-def test_rate_limit_waits_as_long_as_kladana_says_in_milliseconds(
+def test_a_long_error_body_is_truncated_for_the_dead_letter_headers(
     kladana: tuple[ScriptedKladana, KladanaClient],
+) -> None:
+    script, client = kladana
+    script.status, script.body = 400, b"x" * 5000
+    with pytest.raises(KladanaRejected) as raised:
+        client.fetch_document("customerorder", "abc")
+    assert raised.value.body == "x" * 1000 + "..."
+
+
+def test_rate_limit_waits_as_long_as_kladana_says_in_milliseconds(
+    kladana: tuple[ScriptedKladana, KladanaClient], limiter: RecordingLimiter
 ) -> None:
     script, client = kladana
     script.status = 429
     script.body, headers = _gzip_json({"errors": [{"error": "Rate limit", "code": 1049}]})
-    script.headers = {**headers, "X-Lognex-Retry-After": "1500"}
+    script.headers = {
+        **headers,
+        "X-Lognex-Retry-After": "1500",
+        "X-RateLimit-Remaining": "0",
+        "X-RateLimit-Limit": "45",
+    }
     with pytest.raises(KladanaUnavailable) as raised:
         client.fetch_document("customerorder", "abc")
     assert raised.value.retry_after == 1.5
+    # Every caller is paused, not only the one that got the 429.
+    assert limiter.observed == [(0, 1.5, 45)]
+    assert limiter.events == ["slot taken", "observed", "slot released"]
 
 
 def test_rate_limit_without_a_wait_still_waits_a_full_window(
-    kladana: tuple[ScriptedKladana, KladanaClient],
+    kladana: tuple[ScriptedKladana, KladanaClient], limiter: RecordingLimiter
 ) -> None:
     script, client = kladana
     script.status, script.body = 429, b""
     with pytest.raises(KladanaUnavailable) as raised:
         client.fetch_document("customerorder", "abc")
     assert raised.value.retry_after == RATE_WINDOW_S
+    assert limiter.observed == [(None, RATE_WINDOW_S, None)]
+
+
+def test_every_answer_feeds_its_rate_headers_to_the_limiter_inside_the_slot(
+    kladana: tuple[ScriptedKladana, KladanaClient], limiter: RecordingLimiter
+) -> None:
+    script, client = kladana
+    script.body, headers = _gzip_json({"id": "abc"})
+    script.headers = {**headers, "X-RateLimit-Remaining": "41", "X-RateLimit-Limit": "45"}
+    client.fetch_document("customerorder", "abc")
+    script.status, script.body = 503, b"<html>Service Unavailable</html>"
+    script.headers = {"X-Lognex-Retry-After": "800", "X-RateLimit-Remaining": "soon"}
+    with pytest.raises(KladanaUnavailable) as raised:
+        client.fetch_document("customerorder", "abc")
+    # A 5xx's retry-after is for this request's retry, not a pause for every caller.
+    assert raised.value.retry_after == 0.8
+    assert limiter.observed == [(41, None, 45), (None, None, None)]
+    assert limiter.events == ["slot taken", "observed", "slot released"] * 2
+    assert len(script.seen) == 2
+
+
+def test_a_failed_connection_gives_its_slot_back_without_observing(
+    limiter: RecordingLimiter,
+) -> None:
+    with requests.Session() as session:
+        client = make_client(session, f"http://127.0.0.1:{free_port()}", limiter=limiter)
+        with pytest.raises(KladanaUnavailable, match="unreachable"):
+            client.fetch_document("customerorder", "abc")
+    assert limiter.events == ["slot taken", "slot released"]
+
+
+def test_no_request_is_sent_once_the_limiter_is_stopped(
+    scripted_server: tuple[ScriptedKladana, str],
+) -> None:
+    script, url = scripted_server
+    script.reset()
+    stop = threading.Event()
+    stop.set()
+    with requests.Session() as session:
+        client = make_client(session, url, limiter=RequestLimiter(stop=stop))
+        with pytest.raises(NoRequestSlot) as raised:
+            client.fetch_document("customerorder", "abc")
+    assert raised.value.retriable
+    assert script.seen == []
+
+
+def test_the_parallel_cap_holds_for_requests_through_the_client() -> None:
+    script = ScriptedKladana(delay_s=0.3)
+    limiter = RecordingLimiter(max_parallel=1)
+    with BackgroundServer(script.app()) as server, requests.Session() as session:
+        client = make_client(session, server.url, limiter=limiter)
+        callers = [
+            threading.Thread(target=client.fetch_document, args=("customerorder", str(number)))
+            for number in range(3)
+        ]
+        for caller in callers:
+            caller.start()
+        for caller in callers:
+            caller.join(30)
+    assert len(script.seen) == 3
+    # With one slot, every request ends before the next one starts.
+    assert limiter.events == ["slot taken", "observed", "slot released"] * 3
 
 
 def test_server_error_with_html_is_retriable_with_a_readable_reason(
@@ -200,6 +363,8 @@ def test_server_error_with_html_is_retriable_with_a_readable_reason(
         client.fetch_document("customerorder", "abc")
     assert str(raised.value).endswith(": 502 Bad Gateway nginx")
     assert raised.value.retry_after is None
+    assert raised.value.status == 502
+    assert raised.value.body == script.body.decode()
 
 
 def test_an_answer_that_is_not_json_is_retried(
@@ -207,8 +372,10 @@ def test_an_answer_that_is_not_json_is_retried(
 ) -> None:
     script, client = kladana
     script.body = b"<html>Please log in to the proxy</html>"
-    with pytest.raises(KladanaUnavailable, match="not JSON"):
+    with pytest.raises(KladanaUnavailable, match="not JSON") as raised:
         client.fetch_document("customerorder", "abc")
+    assert raised.value.status == 200
+    assert raised.value.body == "<html>Please log in to the proxy</html>"
 
 
 def test_json_that_is_not_an_object_is_an_invalid_document(
@@ -216,24 +383,25 @@ def test_json_that_is_not_an_object_is_an_invalid_document(
 ) -> None:
     script, client = kladana
     script.body, script.headers = _gzip_json([{"id": "abc"}])
-    with pytest.raises(InvalidDocument, match="not a JSON object"):
+    with pytest.raises(InvalidDocument, match="not a JSON object") as raised:
         client.fetch_document("customerorder", "abc")
+    assert raised.value.status == 200
+    assert json.loads(raised.value.body) == [{"id": "abc"}]
 
 
 def test_nothing_listening_is_retriable() -> None:
     with requests.Session() as session:
-        client = KladanaClient(
-            session, f"http://127.0.0.1:{free_port()}/api/remap/1.2", SecretStr(TOKEN), 5.0
-        )
+        client = make_client(session, f"http://127.0.0.1:{free_port()}")
         with pytest.raises(KladanaUnavailable, match="unreachable") as raised:
             client.fetch_document("customerorder", "abc")
     assert TOKEN not in str(raised.value)
+    assert (raised.value.status, raised.value.body) == (None, "")
 
 
 def test_a_slow_answer_times_out_as_retriable() -> None:
     script = ScriptedKladana(delay_s=2.0)
     with BackgroundServer(script.app()) as server, requests.Session() as session:
-        client = KladanaClient(session, f"{server.url}/api/remap/1.2", SecretStr(TOKEN), 0.2)
+        client = make_client(session, server.url, timeout_s=0.2)
         with pytest.raises(KladanaUnavailable, match=r"did not answer within 0\.2s"):
             client.fetch_document("customerorder", "abc")
 
@@ -284,3 +452,21 @@ def test_retry_after_is_milliseconds_turned_into_seconds(
     headers: dict[str, str], seconds: float | None
 ) -> None:
     assert retry_after_s(headers) == seconds
+
+
+@pytest.mark.parametrize(
+    ("value", "count"),
+    [
+        ("41", 41),
+        (" 7 ", 7),
+        ("0", 0),
+        ("-1", None),
+        ("4.5", None),
+        ("many", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_rate_limit_counts_are_read_defensively(value: str | None, count: int | None) -> None:
+    headers = {} if value is None else {"X-RateLimit-Remaining": value}
+    assert header_count(headers, "X-RateLimit-Remaining") == count

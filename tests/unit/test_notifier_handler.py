@@ -1,12 +1,11 @@
 import logging
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 
 from notifier.errors import DocumentIncomplete, SmsProviderUnavailable
 from notifier.handlers import NotifyHandler
-from notifier.rules import RuleSet, load_rules, parse_rules
+from notifier.rules import RuleSet
 from notifier.sms import Sms, idempotency_key
 from shared.contracts import ContractViolation
 from shared.events import RAW_WEBHOOK, new_event
@@ -28,7 +27,7 @@ class RecordingSender:
 
 
 def _handler(sender: RecordingSender, rules: RuleSet | None = None) -> NotifyHandler:
-    return NotifyHandler(rules or load_rules(None), sender, "IN", ZoneInfo("Asia/Kolkata"))
+    return NotifyHandler(rules or RuleSet.load(None), sender, "IN")
 
 
 def test_the_seed_event_sends_one_sms_with_the_exact_text_to_the_e164_number() -> None:
@@ -119,7 +118,7 @@ template = "{title} {number} is on its way."
 
 def test_every_matching_rule_sends_in_order() -> None:
     sender = RecordingSender()
-    _handler(sender, parse_rules(TWO_RULES, source="test"))(enriched_event())
+    _handler(sender, RuleSet.parse(TWO_RULES, source="test"))(enriched_event())
     assert [sms.text for sms in sender.sent] == [
         "Thank you, Ravi Kumar.",
         "Sales Order 5643 is on its way.",
@@ -129,7 +128,7 @@ def test_every_matching_rule_sends_in_order() -> None:
 
 def test_a_document_lacking_a_value_of_one_rule_sends_nothing_and_says_why() -> None:
     sender = RecordingSender()
-    handler = _handler(sender, parse_rules(TWO_RULES, source="test"))
+    handler = _handler(sender, RuleSet.parse(TWO_RULES, source="test"))
     with pytest.raises(DocumentIncomplete, match=r"'shipped'.*number"):
         handler(enriched_event(number=None))
     assert sender.sent == []

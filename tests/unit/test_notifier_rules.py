@@ -1,13 +1,21 @@
+import re
+from datetime import time
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from notifier.errors import RulesError
-from notifier.rules import SAMPLE_DOCUMENT, Rule, load_rules, parse_rules
+from notifier.errors import DocumentIncomplete, RulesError
+from notifier.quiet_hours import QuietHours
+from notifier.recipients import COUNTERPARTY, FieldPhone, FixedPhone
+from notifier.rules import PlannedMessage, RuleSet
+from notifier.samples import SAMPLE_DOCUMENT, sample_document
 from shared.contracts import validate_event
 from shared.errors import SettingsError
 from shared.events import ENRICHED_DOCUMENT, new_event
+from shared.kladana_types import TRANSACTION_TYPES
+from tests.helpers import ROOT, seed_document
 
 GOOD = """
 [[rule]]
@@ -24,6 +32,23 @@ template = "{title} {number} of {amount} {currency}"
 phone = "agent.phone"
 """
 
+FULL = """
+[[rule]]
+name = "big-order"
+type = "CustomerOrder"
+state = "Shipped"
+template = "{agent.name}: {sum:currency} on {moment:d MMM y} via {attributes.Courier}"
+recipient = { phone = "+91 98765 00000" }
+sender = "ACME"
+locale = "en_IN"
+quiet_hours = "21:00-09:00"
+
+[rule.when]
+sum = { gte = 10000 }
+"attributes.Courier" = { exists = true }
+agent.tags = { contains = "vip" }
+"""
+
 
 def _rule(**fields: str) -> str:
     base = {
@@ -33,43 +58,130 @@ def _rule(**fields: str) -> str:
         "template": "Order {number} shipped",
     }
     base.update(fields)
-    lines = [f'{key} = "{value}"' for key, value in base.items() if value != "<absent>"]
+    lines = [f"{key} = {_toml(value)}" for key, value in base.items() if value != "<absent>"]
     return "[[rule]]\n" + "\n".join(lines) + "\n"
 
 
+def _toml(value: str) -> str:
+    return value[1:] if value.startswith("=") else f'"{value}"'
+
+
+def _vip(**changes: Any) -> dict[str, Any]:
+    agent = {"id": "a1", "name": "Ravi", "phone": "+91 98765 43210", "email": None}
+    return seed_document(
+        agent={**agent, "tags": ["VIP"]},
+        attributes={"Courier": "BlueDart"},
+        sum={"minor": 1500000, "amount": "15000.00", "currency": "INR"},
+        **changes,
+    )
+
+
 def test_the_bundled_default_rules_load() -> None:
-    rules = load_rules(None)
+    rules = RuleSet.load(None)
     assert rules.source == "default_rules.toml"
-    assert [rule.name for rule in rules.rules] == ["sales-order-shipped"]
     (rule,) = rules.rules
-    assert (rule.type, rule.state, rule.phone_path) == (
+    assert (rule.name, rule.type, rule.state, rule.recipient, rule.locale) == (
+        "sales-order-shipped",
         "CustomerOrder",
         "Shipped",
-        ("agent", "phone"),
+        COUNTERPARTY,
+        "en_IN",
     )
+    assert (rule.sender, rule.quiet_hours, rule.conditions) == (None, None, ())
 
 
-def test_a_rules_file_loads_in_order_with_the_default_phone_path(tmp_path: Path) -> None:
+def test_an_old_format_file_loads_in_order(tmp_path: Path) -> None:
     path = tmp_path / "rules.toml"
     path.write_text(GOOD)
-    rules = load_rules(path)
+    rules = RuleSet.load(path)
     assert rules.source == str(path)
-    assert rules.rules == (
-        Rule(
-            "order-shipped",
-            "CustomerOrder",
-            "Shipped",
-            "Order {number} shipped",
-            ("agent", "phone"),
-        ),
-        Rule(
-            "invoice-issued",
-            "InvoiceOut",
-            "Issued",
-            "{title} {number} of {amount} {currency}",
-            ("agent", "phone"),
-        ),
+    assert [rule.name for rule in rules.rules] == ["order-shipped", "invoice-issued"]
+    assert [rule.recipient for rule in rules.rules] == [COUNTERPARTY, COUNTERPARTY]
+
+
+def test_every_key_of_a_rule_is_read() -> None:
+    (rule,) = RuleSet.parse(FULL, source="test").rules
+    assert rule.recipient == FixedPhone("+91 98765 00000")
+    assert rule.sender == "ACME"
+    assert rule.quiet_hours == QuietHours(time(21), time(9), ZoneInfo("Asia/Kolkata"))
+    assert [c.describe() for c in rule.conditions] == [
+        "sum >= 10000",
+        "attributes.Courier is set",
+        "agent.tags contains 'vip'",
+    ]
+
+
+def test_plan_renders_every_matching_rule_with_its_settings() -> None:
+    (message,) = RuleSet.parse(FULL, source="test").plan(_vip())
+    assert message == PlannedMessage(
+        rule="big-order",
+        state="Shipped",
+        phone_text="+91 98765 00000",
+        text="Ravi: ₹15,000 on 10 Jun 2024 via BlueDart",
+        sender="ACME",
+        quiet_hours=QuietHours(time(21), time(9), ZoneInfo("Asia/Kolkata")),
     )
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"sum": {"minor": 999999, "amount": "9999.99", "currency": "INR"}},
+        {"attributes": {}},
+        {"agent": {"id": "a1", "name": "Ravi", "phone": None, "email": None, "tags": []}},
+        {"state": "New"},
+    ],
+)
+def test_plan_skips_a_rule_whose_condition_fails(changes: dict[str, Any]) -> None:
+    rules = RuleSet.parse(FULL, source="test")
+    assert rules.plan({**_vip(), **changes}) == []
+
+
+def test_plan_keeps_file_order_and_gives_the_documents_state_and_phone() -> None:
+    text = GOOD.replace(
+        'type = "InvoiceOut"\nstate = "Issued"', 'type = "CustomerOrder"\nstate = "shipped"'
+    )
+    messages = RuleSet.parse(text, source="test").plan(seed_document(state=" SHIPPED "))
+    assert [(m.rule, m.state, m.phone_text) for m in messages] == [
+        ("order-shipped", " SHIPPED ", "+91 98765 43210"),
+        ("invoice-issued", " SHIPPED ", "+91 98765 43210"),
+    ]
+    assert messages[1].text == "Sales Order 5643 of 50,000 INR"
+
+
+def test_matching_needs_the_type_and_the_state() -> None:
+    rules = RuleSet.parse(GOOD, source="test")
+    assert [m.rule for m in rules.plan(seed_document())] == ["order-shipped"]
+    invoice = seed_document(type="InvoiceOut", state="issued")
+    assert [m.rule for m in rules.plan(invoice)] == ["invoice-issued"]
+    assert rules.plan(seed_document(state="New")) == []
+    assert rules.plan(seed_document(type="Demand")) == []
+    assert rules.plan(seed_document(state=None)) == []
+
+
+def test_a_document_lacking_a_value_names_the_rule_and_the_document() -> None:
+    rules = RuleSet.parse(GOOD, source="test")
+    with pytest.raises(DocumentIncomplete, match=r"rule 'order-shipped', document 34efe.*number"):
+        rules.plan(seed_document(number=None))
+
+
+def test_a_missing_phone_is_planned_without_one() -> None:
+    (message,) = RuleSet.parse(GOOD, source="test").plan(seed_document(agent=None))
+    assert message.phone_text is None
+
+
+def test_the_old_phone_key_names_a_text_field() -> None:
+    (rule,) = RuleSet.parse(_rule(phone="organization.name"), source="test").rules
+    assert isinstance(rule.recipient, FieldPhone)
+    assert rule.recipient.phone_text(seed_document()) == "Acme Traders"
+
+
+def test_dates_are_shown_in_the_rule_sets_zone() -> None:
+    text = _rule(template="{date}")
+    late = seed_document(moment="2024-06-10T22:30:00+03:00")
+    assert RuleSet.parse(text, source="t").plan(late)[0].text == "11.06.2024"
+    moscow = RuleSet.parse(text, source="t", timezone=ZoneInfo("Europe/Moscow"))
+    assert moscow.plan(late)[0].text == "10.06.2024"
 
 
 @pytest.mark.parametrize(
@@ -82,11 +194,15 @@ def test_a_rules_file_loads_in_order_with_the_default_phone_path(tmp_path: Path)
         ),
         (_rule(template="<absent>"), ["'order-shipped'", "missing key 'template'"]),
         (_rule(name="<absent>"), ["rule #1", "missing key 'name'"]),
-        (_rule(template="Order {numbr}"), ["'order-shipped'", "unknown placeholder {numbr}"]),
-        (_rule(template="Order {}"), ["'order-shipped'", "unknown placeholder {}"]),
-        (_rule(template="Order {number"), ["'order-shipped'", "not a valid format string"]),
-        (_rule(template="Order {number.nope}"), ["'order-shipped'", "cannot be rendered"]),
-        (_rule(template="Order {amount:d}"), ["'order-shipped'", "cannot be rendered"]),
+        (_rule(template="Order {numbr}"), ["'order-shipped'", "unknown field {numbr}"]),
+        (_rule(template="Order {}"), ["'order-shipped'", "unknown field {}"]),
+        (_rule(template="Order {number"), ["'order-shipped'", "template is not valid"]),
+        (_rule(template="Order {number.nope}"), ["'order-shipped'", "unknown field {number.nope}"]),
+        (_rule(template="Order {amount:d}"), ["'order-shipped'", "format 'd' does not apply"]),
+        (
+            _rule(template="Order {moment:qqqqqq}"),
+            ["'order-shipped'", "does not render on a sample"],
+        ),
         (_rule(phone="agent.mobile"), ["'order-shipped'", "phone path 'agent.mobile'"]),
         (_rule(phone="agent"), ["'order-shipped'", "phone path 'agent'"]),
         (_rule(phone="sum.minor"), ["'order-shipped'", "phone path 'sum.minor'"]),
@@ -99,7 +215,25 @@ def test_a_rules_file_loads_in_order_with_the_default_phone_path(tmp_path: Path)
         ),
         (_rule() + _rule(), ["'order-shipped'", "used twice"]),
         ("", ["no [[rule]] tables"]),
+        ("rule = 5", ["no [[rule]] tables"]),
+        ("rule = [5]", ["rule #1", "is not a table"]),
         ('title = "rules"\n' + _rule(), ["unknown top-level key(s) title"]),
+        (_rule(when="= 5"), ["'order-shipped'", "'when' must be a table"]),
+        (_rule(when="= { summ = 1 }"), ["'order-shipped'", "unknown field 'summ'"]),
+        (_rule(when="= { sum = { gte = 'x' } }"), ["'order-shipped'", "gte takes a number"]),
+        (_rule(recipient="customer"), ["'order-shipped'", "recipient 'customer'"]),
+        (_rule(recipient="= { phone = '12' }"), ["'order-shipped'", "not a valid mobile"]),
+        (
+            _rule(recipient="counterparty", phone="agent.phone"),
+            ["'order-shipped'", "not both"],
+        ),
+        (_rule(sender=""), ["'order-shipped'", "'sender' must be a non-empty string"]),
+        (_rule(sender="= 5"), ["'order-shipped'", "'sender' must be a non-empty string"]),
+        (_rule(locale="xx_YY"), ["'order-shipped'", "locale 'xx_YY'"]),
+        (_rule(locale="en-IN"), ["'order-shipped'", "locale 'en-IN'"]),
+        (_rule(quiet_hours="night"), ["'order-shipped'", "quiet_hours 'night'"]),
+        (_rule(quiet_hours="= 21:00:00"), ["'order-shipped'", "quiet_hours"]),
+        (_rule(quiet_hours="21:00-09:00 Nowhere"), ["'order-shipped'", "zone 'Nowhere'"]),
     ],
 )
 def test_a_bad_rules_file_is_refused_naming_the_rule_and_problem(
@@ -108,7 +242,7 @@ def test_a_bad_rules_file_is_refused_naming_the_rule_and_problem(
     path = tmp_path / "rules.toml"
     path.write_text(text)
     with pytest.raises(RulesError) as raised:
-        load_rules(path)
+        RuleSet.load(path)
     message = str(raised.value)
     assert str(path) in message
     for fragment in fragments:
@@ -117,50 +251,31 @@ def test_a_bad_rules_file_is_refused_naming_the_rule_and_problem(
 
 def test_a_missing_rules_file_is_refused(tmp_path: Path) -> None:
     with pytest.raises(RulesError, match="cannot be read"):
-        load_rules(tmp_path / "absent.toml")
+        RuleSet.load(tmp_path / "absent.toml")
 
 
 def test_a_rules_error_stops_start_up_like_a_settings_error() -> None:
     assert issubclass(RulesError, SettingsError)
 
 
-def _document(**changes: Any) -> dict[str, Any]:
-    return {**SAMPLE_DOCUMENT, **changes}
-
-
-def test_matching_needs_the_type_and_the_state() -> None:
-    rules = parse_rules(GOOD, source="test")
-    assert [r.name for r in rules.matching(_document())] == ["order-shipped"]
-    assert [r.name for r in rules.matching(_document(type="InvoiceOut", state="Issued"))] == [
-        "invoice-issued"
-    ]
-    assert rules.matching(_document(state="New")) == []
-    assert rules.matching(_document(type="Demand")) == []
-    assert rules.matching(_document(state=None)) == []
-
-
-def test_state_names_match_ignoring_case_and_surrounding_spaces() -> None:
-    rules = parse_rules(GOOD, source="test")
-    assert len(rules.matching(_document(state=" shipped "))) == 1
-
-
-def test_phone_text_follows_the_path_and_tolerates_a_missing_agent() -> None:
-    (rule, _) = parse_rules(GOOD, source="test").rules
-    assert rule.phone_text(_document()) == "+91 98765 43210"
-    assert rule.phone_text(_document(agent=None)) is None
-    assert rule.phone_text(_document(agent={**SAMPLE_DOCUMENT["agent"], "phone": None})) is None
-
-
-def test_another_text_field_can_hold_the_phone() -> None:
-    rules = parse_rules(_rule(phone="organization.name"), source="test")
-    assert rules.rules[0].phone_text(_document()) == "Acme Traders"
-
-
-def test_the_sample_document_rules_are_checked_against_follows_the_schema() -> None:
+@pytest.mark.parametrize("type_name", TRANSACTION_TYPES.names)
+def test_the_sample_of_every_type_follows_the_schema(type_name: str) -> None:
+    document = sample_document(type_name, "Any state", {"attributes.Courier": "x"})
+    assert document["type"] == type_name
     event = new_event(
         ENRICHED_DOCUMENT,
         source="/test",
-        document_id=SAMPLE_DOCUMENT["id"],
-        data={"raw_event_id": "raw-1", "document": SAMPLE_DOCUMENT, "kladana": {}},
+        document_id=document["id"],
+        data={"raw_event_id": "raw-1", "document": document, "kladana": {}},
     )
     validate_event(event)
+    assert SAMPLE_DOCUMENT["type"] == "CustomerOrder"
+
+
+def test_the_toml_examples_of_the_docs_load() -> None:
+    docs = (ROOT / "docs" / "rules.md").read_text() + (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```toml\n(.*?)```", docs, re.DOTALL)
+    assert len(blocks) >= 3
+    for block in blocks:
+        rule = "" if "[[rule]]" in block else _rule(template="{number}")
+        assert RuleSet.parse(rule + block, source="docs").rules

@@ -1,0 +1,132 @@
+"""``python -m notifier check-rules FILE``: try a rules file without a broker.
+
+Validates the file exactly as start-up does, then shows each rule on a sample document
+of its type and state (or on documents given with ``--document``): whether it matched,
+who would get the SMS and its text. Exit status 0 when the file is valid, 1 when it is
+not (the rule's name and the problem on stderr), 2 for a wrong command line.
+"""
+
+import argparse
+import json
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TextIO
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from notifier.command import Command
+from notifier.errors import DocumentIncomplete, RulesError
+from notifier.quiet_hours import DEFAULT_ZONE
+from notifier.rules import Rule, RuleSet
+from shared.errors import MalformedEvent
+from shared.logs import mask_phone
+
+VALID, INVALID, USAGE = 0, 1, 2
+
+
+class _UnreadableDocument(Exception):
+    """A ``--document`` file that is not an enriched event or document."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", type=Path, help="the rules file (TOML) to check")
+    parser.add_argument(
+        "--document",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="JSON",
+        help="try the rules on this enriched event or document instead of the samples"
+        " of its type (repeatable)",
+    )
+    parser.add_argument(
+        "--timezone",
+        type=_zone,
+        default=DEFAULT_ZONE,
+        help="zone dates are shown in, as NOTIFY_TIMEZONE (default Asia/Kolkata)",
+    )
+
+
+def run(arguments: argparse.Namespace) -> int:
+    return check_rules(
+        arguments.file, arguments.document, arguments.timezone, out=sys.stdout, err=sys.stderr
+    )
+
+
+def check_rules(
+    path: Path, document_paths: list[Path], zone: ZoneInfo, *, out: TextIO, err: TextIO
+) -> int:
+    try:
+        documents = [_read_document(document_path) for document_path in document_paths]
+    except _UnreadableDocument as error:
+        err.write(f"check-rules: {error}\n")
+        return USAGE
+    try:
+        rules = RuleSet.load(path, timezone=zone)
+    except RulesError as error:
+        err.write(f"check-rules: {error}\n")
+        return INVALID
+    out.write(f"{rules.source}: {len(rules.rules)} rule(s), all valid\n")
+    for rule in rules.rules:
+        out.write(f"\n{_heading(rule)}\n")
+        given = [document for document in documents if document.get("type") == rule.type]
+        for document in given or [rule.sample()]:
+            _show(rule, document, rules.timezone, sample=not given, out=out)
+    return VALID
+
+
+def _heading(rule: Rule) -> str:
+    parts = [f"{rule.name}: {rule.type} entering state {rule.state!r}"]
+    if rule.conditions:
+        parts.append("when " + " and ".join(c.describe() for c in rule.conditions))
+    if rule.quiet_hours:
+        parts.append(f"quiet {rule.quiet_hours.describe()}")
+    return ", ".join(parts)
+
+
+def _show(
+    rule: Rule, document: Mapping[str, Any], zone: ZoneInfo, *, sample: bool, out: TextIO
+) -> None:
+    what = "sample" if sample else f"document {document.get('id')}"
+    if not rule.applies_to(document):
+        out.write(f"  {what}: did not match (state {document.get('state')!r})\n")
+    elif failed := rule.failed_conditions(document):
+        reasons = " and ".join(condition.describe() for condition in failed)
+        out.write(f"  {what}: did not match (not {reasons})\n")
+    else:
+        out.write(f"  {what}: matched\n")
+    phone = rule.recipient.phone_text(document)
+    shown_phone = mask_phone(phone) if phone else "no phone in this document"
+    sender = f", from {rule.sender}" if rule.sender else ""
+    out.write(f"  to: {rule.recipient.describe()} ({shown_phone}){sender}\n")
+    try:
+        out.write(f"  text: {rule.render(document, zone)}\n")
+    except (DocumentIncomplete, MalformedEvent) as error:
+        out.write(f"  text: cannot be rendered, the event would be dead-lettered: {error}\n")
+
+
+def _read_document(path: Path) -> dict[str, Any]:
+    """An enriched event (its ``data.document``) or a bare document, from a JSON file."""
+    try:
+        parsed = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise _UnreadableDocument(f"document {path}: cannot be read as JSON: {error}") from None
+    data = parsed.get("data") if isinstance(parsed, dict) else None
+    document = data.get("document") if isinstance(data, dict) else parsed
+    if not isinstance(document, dict) or not isinstance(document.get("type"), str):
+        raise _UnreadableDocument(f"document {path}: neither an enriched event nor a document")
+    return document
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise argparse.ArgumentTypeError(f"{name!r} is not a known time zone") from None
+
+
+COMMAND = Command(
+    help="validate a rules file and show each rule's SMS on sample documents (no broker)",
+    add_arguments=add_arguments,
+    run=run,
+)

@@ -1,0 +1,142 @@
+"""Claim, send, record: at most one SMS per notification key.
+
+The ledger row is claimed before the provider is called, so two deliveries of the
+same business event (a redelivered record, a second instance, a restart) cannot both
+send. A process that dies between the claim and the answer leaves the row
+``sending``: it is reported as stuck and never re-sent automatically, because the
+provider may have sent it already (docs/notifier.md, "At most once").
+"""
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from notifier.errors import SmsProviderUnavailable, SmsRejected
+from notifier.ledger import Ledger, LedgerEntry, Notification
+from notifier.sms import Sms, SmsSender
+from shared.backoff import backoff_delay
+from shared.logs import mask_phone
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SendPolicy:
+    attempts: int = 3
+    """Provider calls per message while it answers 429/5xx or times out."""
+    backoff_base_s: float = 0.5
+    backoff_cap_s: float = 5.0
+
+
+class Outcome(StrEnum):
+    SENT = "sent"
+    FAILED = "failed"
+    HELD = "held"
+    DUPLICATE = "duplicate"
+    SKIPPED = "skipped"
+
+
+class Delivery:
+    """Sends notifications through ``sender``, keeping ``ledger`` the record of each."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        sender: SmsSender,
+        policy: SendPolicy = SendPolicy(),
+        *,
+        sleep: Callable[[float], object] = time.sleep,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        self._ledger = ledger
+        self._sender = sender
+        self._policy = policy
+        self._sleep = sleep
+        self._jitter = jitter
+
+    def deliver(self, notification: Notification, *, held_until: datetime | None = None) -> Outcome:
+        """Send now, or hold until ``held_until``; nothing if the key was claimed before."""
+        if not self._ledger.claim(notification, held_until=held_until):
+            log.info("duplicate suppressed", extra=_context(notification))
+            return Outcome.DUPLICATE
+        if held_until is not None:
+            log.info("sms held", extra={**_context(notification), "until": held_until.isoformat()})
+            return Outcome.HELD
+        return self._send_claimed(notification, attempts_before=0)
+
+    def skip(self, notification: Notification, reason: str) -> Outcome:
+        """Record a message that must not go out (e.g. the number opted out)."""
+        if not self._ledger.skip(notification, reason):
+            log.info("duplicate suppressed", extra=_context(notification))
+            return Outcome.DUPLICATE
+        log.info("sms skipped", extra={**_context(notification), "reason": reason})
+        return Outcome.SKIPPED
+
+    def send_released(self, entry: LedgerEntry) -> Outcome:
+        """Send a held row that :meth:`Ledger.claim_due` moved to ``sending``."""
+        return self._send_claimed(entry.notification, attempts_before=entry.attempts)
+
+    def _send_claimed(self, notification: Notification, *, attempts_before: int) -> Outcome:
+        sms = Sms(
+            to=notification.phone,
+            text=notification.text,
+            idempotency_key=notification.key,
+            sender=notification.sender,
+        )
+        key = notification.key
+        attempt = 0
+        while True:
+            attempt += 1
+            attempts = attempts_before + attempt
+            try:
+                provider_id = self._sender.send(sms)
+            except SmsRejected as error:
+                self._ledger.mark_failed(key, error=str(error), attempts=attempts)
+                log.warning("sms rejected", extra={**_context(notification), "reason": str(error)})
+                return Outcome.FAILED
+            except SmsProviderUnavailable as error:
+                if attempt >= self._policy.attempts:
+                    self._ledger.mark_failed(key, error=str(error), attempts=attempts)
+                    log.error(
+                        "sms failed: provider unavailable, attempts spent",
+                        extra={
+                            **_context(notification),
+                            "attempts": attempts,
+                            "reason": str(error),
+                        },
+                    )
+                    return Outcome.FAILED
+                self._ledger.record_attempt(key, attempts=attempts, error=str(error))
+                self._sleep(self._delay(attempt, error))
+                continue
+            self._ledger.mark_sent(key, provider_message_id=provider_id, attempts=attempts)
+            log.info(
+                "sms sent",
+                extra={**_context(notification), "attempts": attempts, "provider_id": provider_id},
+            )
+            return Outcome.SENT
+
+    def _delay(self, attempt: int, error: SmsProviderUnavailable) -> float:
+        return backoff_delay(
+            attempt,
+            base=self._policy.backoff_base_s,
+            cap=self._policy.backoff_cap_s,
+            jitter_draw=self._jitter(),
+            # A provider asking for more than the cap is not waited for in the consumer's
+            # thread: the budget runs out sooner and the row says failed.
+            floor=min(error.retry_after or 0.0, self._policy.backoff_cap_s),
+        )
+
+
+def _context(notification: Notification) -> dict[str, str]:
+    return {
+        "document_id": notification.document_id,
+        "rule": notification.rule,
+        "state": notification.state,
+        "to": mask_phone(notification.phone),
+        "key": notification.key,
+    }

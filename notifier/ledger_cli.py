@@ -1,0 +1,169 @@
+"""``python -m notifier ledger`` lists notifications; ``... resolve`` settles a stuck one.
+
+Both read NOTIFIER_DATABASE_URL (and NOTIFIER_STUCK_AFTER_S) like the service. Phones
+are masked in every output.
+"""
+
+import argparse
+import json
+import sys
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+from notifier.command import Command
+from notifier.errors import LedgerUnavailable
+from notifier.ledger import LedgerEntry, LedgerQuery, Resolution
+from notifier.ledger_schema import Status
+from notifier.settings import LedgerSettings
+from notifier.wiring import open_ledger
+from shared.logs import mask_phone
+from shared.settings import load_settings_or_exit
+
+KEY_SHOWN = 12
+"""Characters of the key in the table; ``resolve`` accepts any unique prefix."""
+COLUMNS = ("created", "key", "status", "document", "rule", "state", "phone", "tries", "detail")
+
+
+def _moment(text: str) -> datetime:
+    """An ISO 8601 date or time; without an offset it is taken as UTC."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 date or time: {text!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _add_list_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--document", metavar="ID", help="only this document's notifications")
+    parser.add_argument("--phone", metavar="NUMBER", help="only to this number (E.164)")
+    parser.add_argument("--status", choices=[status.value for status in Status])
+    parser.add_argument("--since", metavar="ISO", type=_moment, help="created at or after")
+    parser.add_argument("--until", metavar="ISO", type=_moment, help="created before")
+    parser.add_argument(
+        "--stuck",
+        action="store_true",
+        help="only rows left 'sending' longer than NOTIFIER_STUCK_AFTER_S",
+    )
+    parser.add_argument("--json", action="store_true", help="one JSON array instead of a table")
+
+
+def list_notifications(arguments: argparse.Namespace, stdout: TextIO = sys.stdout) -> int:
+    settings = load_settings_or_exit(LedgerSettings)
+    query = LedgerQuery(
+        document_id=arguments.document,
+        phone=arguments.phone,
+        status=Status(arguments.status) if arguments.status else None,
+        since=arguments.since,
+        until=arguments.until,
+    )
+    try:
+        with open_ledger(settings) as ledger:
+            if arguments.stuck:
+                entries = ledger.stuck(settings.notifier_stuck_after_s, query)
+            else:
+                entries = ledger.entries(query)
+    except LedgerUnavailable as error:
+        sys.exit(f"notifier ledger: {error}")
+    if arguments.json:
+        json.dump([_as_json(entry) for entry in entries], stdout, indent=2, ensure_ascii=False)
+        stdout.write("\n")
+    else:
+        _write_table([_as_row(entry) for entry in entries], stdout)
+    return 0
+
+
+def _as_json(entry: LedgerEntry) -> dict[str, Any]:
+    notification = entry.notification
+    return {
+        "key": notification.key,
+        "document_id": notification.document_id,
+        "rule": notification.rule,
+        "state": notification.state,
+        "phone": mask_phone(notification.phone),
+        "sender": notification.sender,
+        "text": notification.text,
+        "status": entry.status.value,
+        "provider_message_id": entry.provider_message_id,
+        "attempts": entry.attempts,
+        "last_error": entry.last_error,
+        "due_at": entry.due_at.isoformat() if entry.due_at else None,
+        "created_at": entry.created_at.isoformat(),
+        "updated_at": entry.updated_at.isoformat(),
+    }
+
+
+def _as_row(entry: LedgerEntry) -> tuple[str, ...]:
+    notification = entry.notification
+    if entry.status is Status.HELD and entry.due_at:
+        detail = f"due {entry.due_at:%Y-%m-%d %H:%M}Z"
+    else:
+        detail = entry.last_error or entry.provider_message_id or ""
+    return (
+        f"{entry.created_at:%Y-%m-%d %H:%M:%S}Z",
+        notification.key[:KEY_SHOWN],
+        entry.status.value,
+        notification.document_id,
+        notification.rule,
+        notification.state,
+        mask_phone(notification.phone),
+        str(entry.attempts),
+        detail,
+    )
+
+
+def _write_table(rows: list[tuple[str, ...]], stdout: TextIO) -> None:
+    if not rows:
+        stdout.write("no notifications\n")
+        return
+    widths = [max(len(cell) for cell in column) for column in zip(COLUMNS, *rows, strict=True)]
+    for row in (COLUMNS, *rows):
+        stdout.write("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+        stdout.write("\n")
+
+
+def _add_resolve_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("key", help="the notification's key, or a prefix that names one row")
+    parser.add_argument(
+        "--as",
+        dest="resolution",
+        required=True,
+        choices=[resolution.value for resolution in Resolution],
+        help="sent: the customer got it; failed: it did not and must not go out; "
+        "resend: it did not, send it again (by the running notifier)",
+    )
+
+
+def resolve_notification(arguments: argparse.Namespace, stdout: TextIO = sys.stdout) -> int:
+    settings = load_settings_or_exit(LedgerSettings)
+    resolution = Resolution(arguments.resolution)
+    try:
+        with open_ledger(settings) as ledger:
+            keys = ledger.keys_starting_with(arguments.key)
+            if len(keys) != 1:
+                problem = "no notification has" if not keys else "several notifications have"
+                sys.exit(f"notifier resolve: {problem} a key starting with {arguments.key!r}")
+            (key,) = keys
+            if not ledger.resolve(key, resolution):
+                entry = ledger.entry(key)
+                status = entry.status.value if entry else "gone"
+                sys.exit(
+                    f"notifier resolve: {key} is {status}; "
+                    f"--as {resolution.value} applies to a stuck (sending) row"
+                    + (" or a failed one" if resolution is Resolution.RESEND else "")
+                )
+    except LedgerUnavailable as error:
+        sys.exit(f"notifier resolve: {error}")
+    stdout.write(f"{key}: {resolution.value}\n")
+    return 0
+
+
+LIST_COMMAND = Command(
+    help="list notifications in the delivery ledger (phones masked)",
+    add_arguments=_add_list_arguments,
+    run=list_notifications,
+)
+RESOLVE_COMMAND = Command(
+    help="settle a stuck notification: --as sent, failed or resend",
+    add_arguments=_add_resolve_arguments,
+    run=resolve_notification,
+)

@@ -1,0 +1,64 @@
+"""Sends held messages when their time comes, and reports stuck rows to the operator.
+
+Held rows are messages due inside a rule's quiet hours, or rows an operator released
+for re-send. Each instance looks for due rows every few seconds; moving a row from
+``held`` to ``sending`` is a conditional update, so with several instances exactly
+one of them sends it.
+"""
+
+import logging
+import threading
+
+from notifier.delivery import Delivery
+from notifier.errors import LedgerUnavailable
+from notifier.ledger import Ledger
+from shared.logs import mask_phone
+
+log = logging.getLogger(__name__)
+
+
+def report_stuck(ledger: Ledger, older_than_s: float) -> int:
+    """Log every stuck row (a warning each) and return how many there are."""
+    stuck = ledger.stuck(older_than_s)
+    for entry in stuck:
+        notification = entry.notification
+        log.warning(
+            "stuck notification: left sending by a process that died; not re-sent "
+            "automatically, resolve with `python -m notifier resolve`",
+            extra={
+                "key": notification.key,
+                "document_id": notification.document_id,
+                "rule": notification.rule,
+                "state": notification.state,
+                "to": mask_phone(notification.phone),
+                "since": entry.updated_at.isoformat(),
+            },
+        )
+    return len(stuck)
+
+
+class HeldReleaser:
+    """``run()`` until ``stop`` is set: every ``interval_s``, send the rows that are due."""
+
+    def __init__(
+        self, ledger: Ledger, delivery: Delivery, stop: threading.Event, *, interval_s: float
+    ) -> None:
+        self._ledger = ledger
+        self._delivery = delivery
+        self._stop = stop
+        self._interval_s = interval_s
+
+    def run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.release_due()
+            except LedgerUnavailable as error:
+                log.warning("held messages not released", extra={"reason": str(error)})
+            self._stop.wait(self._interval_s)
+
+    def release_due(self) -> int:
+        """Send every held row that is due now; how many were sent or tried."""
+        due = self._ledger.claim_due()
+        for entry in due:
+            self._delivery.send_released(entry)
+        return len(due)

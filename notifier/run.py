@@ -1,0 +1,47 @@
+"""``python -m notifier run`` (or no subcommand): the notifier service itself."""
+
+import argparse
+import sys
+
+from notifier.command import Command
+from notifier.errors import LedgerUnavailable, RulesError
+from notifier.ledger_schema import printable_url
+from notifier.rules import RuleSet
+from notifier.settings import NotifierSettings
+from notifier.wiring import notifier_loop
+from shared.consumer_loop import run_until_signalled
+from shared.logs import configure_logging
+from shared.settings import load_settings_or_exit
+
+
+def run(_arguments: argparse.Namespace) -> int:
+    settings = load_settings_or_exit(NotifierSettings)
+    configure_logging("notifier", settings.log_level)
+    try:
+        rules = RuleSet.load(settings.notifier_rules, timezone=settings.notify_timezone)
+    except RulesError as error:
+        sys.exit(f"notifier: {error}")
+    try:
+        run_until_signalled(
+            "notifier",
+            settings.kafka_bootstrap_servers,
+            lambda stop: notifier_loop(settings, rules, stop, sys.stdout),
+            {
+                "topic": settings.enriched_topic,
+                "group_id": settings.notifier_group_id,
+                "sms_provider": settings.sms_provider,
+                "rules": [rule.name for rule in rules.rules],
+                "rules_source": rules.source,
+                "ledger": printable_url(settings.notifier_database_url),
+            },
+        )
+    except LedgerUnavailable as error:
+        sys.exit(f"notifier: {error}")
+    return 0
+
+
+COMMAND = Command(
+    help="consume enriched documents and send the SMS the rules ask for (the default)",
+    add_arguments=lambda _parser: None,
+    run=run,
+)

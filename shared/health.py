@@ -1,0 +1,67 @@
+"""Liveness and readiness over HTTP (``/healthz``, ``/readyz``) for a consumer process.
+
+A supervisor (Kubernetes probes, compose healthchecks) restarts a process whose
+``/healthz`` stops answering and holds traffic or alerts while ``/readyz`` says 503.
+"""
+
+import json
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+from devstack.http_server import BackgroundServer
+
+
+class Readiness:
+    """Whether the service can do its work now, and if not, why. Thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._reason: str | None = "starting"
+
+    def ready(self) -> None:
+        with self._lock:
+            self._reason = None
+
+    def not_ready(self, reason: str) -> None:
+        with self._lock:
+            self._reason = reason
+
+    @property
+    def reason(self) -> str | None:
+        """None when ready, else why not."""
+        with self._lock:
+            return self._reason
+
+
+class HealthApp:
+    """A WSGI app: ``/healthz`` is 200 while the process serves, ``/readyz`` follows Readiness."""
+
+    def __init__(self, readiness: Readiness) -> None:
+        self._readiness = readiness
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path == "/healthz":
+            return _answer(start_response, "200 OK", {"status": "alive"})
+        if path == "/readyz":
+            reason = self._readiness.reason
+            if reason is None:
+                return _answer(start_response, "200 OK", {"status": "ready"})
+            return _answer(
+                start_response, "503 Service Unavailable", {"status": "not ready", "reason": reason}
+            )
+        return _answer(start_response, "404 Not Found", {"error": "not_found"})
+
+
+def _answer(start_response: Any, status: str, body: dict[str, str]) -> list[bytes]:
+    payload = json.dumps(body).encode()
+    start_response(
+        status, [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))]
+    )
+    return [payload]
+
+
+def health_server(readiness: Readiness, port: int) -> BackgroundServer:
+    """The health endpoints on ``port`` on every interface, not yet started."""
+    return BackgroundServer(HealthApp(readiness), host="0.0.0.0", port=port)  # noqa: S104

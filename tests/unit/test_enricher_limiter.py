@@ -1,0 +1,321 @@
+"""The request limiter on a fake clock (no real sleeping) and with real threads."""
+
+import threading
+
+import pytest
+
+from enricher.errors import NoRequestSlot
+from enricher.limiter import RequestLimiter
+from enricher.settings import EnricherSettings
+from shared.errors import SettingsError
+from shared.settings import environment_variables, load_settings
+from tests.helpers import wait_until
+
+
+class FakeClock:
+    """Time that moves only when a caller sleeps; records every sleep asked for."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def fake_limiter(clock: FakeClock, **knobs: int | float) -> RequestLimiter:
+    return RequestLimiter(clock=clock, sleep=clock.sleep, **knobs)  # type: ignore[arg-type]
+
+
+def take(limiter: RequestLimiter, count: int) -> None:
+    for _ in range(count):
+        with limiter.slot():
+            pass
+
+
+def test_a_full_bucket_lets_its_units_through_then_waits_a_window() -> None:
+    clock = FakeClock()
+    limiter = fake_limiter(clock, units=45, window_s=3.0)
+    take(limiter, 45)
+    assert clock.sleeps == []
+    take(limiter, 1)
+    assert clock.sleeps == [3.0]
+
+
+def test_units_come_back_a_window_after_their_request_ended() -> None:
+    clock = FakeClock()
+    limiter = fake_limiter(clock, units=2, window_s=3.0)
+    with limiter.slot():
+        clock.now += 2.0  # a slow answer: its unit is held until it ends
+    clock.now += 1.0
+    take(limiter, 1)  # the second unit was never spent
+    take(limiter, 1)
+    # The first unit returns 3 s after its request ended (t+2), not after it was sent.
+    assert clock.sleeps == [2.0]
+
+
+def test_refill_returns_units_one_by_one_in_the_order_they_were_spent() -> None:
+    clock = FakeClock()
+    limiter = fake_limiter(clock, units=3, window_s=3.0)
+    take(limiter, 1)
+    clock.now += 1.0
+    take(limiter, 2)
+    take(limiter, 1)  # waits for the first unit, back at t+3
+    take(limiter, 2)  # then for the two spent at t+1, back at t+4
+    assert clock.sleeps == [2.0, 1.0]
+
+
+def test_a_user_token_costs_four_units_a_request() -> None:
+    clock = FakeClock()
+    limiter = fake_limiter(clock, units=45, window_s=3.0, cost=4)
+    take(limiter, 11)  # 44 units
+    assert clock.sleeps == []
+    take(limiter, 1)
+    assert clock.sleeps == [3.0]
+
+
+@pytest.mark.parametrize(
+    "knobs",
+    [
+        {"units": 0},
+        {"window_s": 0},
+        {"max_parallel": 0},
+        {"cost": 0},
+        {"units": 3, "cost": 4},
+    ],
+)
+def test_impossible_limits_are_refused(knobs: dict[str, float]) -> None:
+    with pytest.raises(ValueError, match="cost <= units"):
+        RequestLimiter(**knobs)  # type: ignore[arg-type]
+
+
+def test_a_retry_after_pauses_the_next_caller_until_then() -> None:
+    clock = FakeClock()
+    limiter = fake_limiter(clock)
+    limiter.observe(remaining=None, retry_after_s=1.5, limit=None)
+    take(limiter, 1)
+    assert clock.sleeps == [1.5]
+    take(limiter, 1)
+    assert clock.sleeps == [1.5]
+
+
+def test_a_retry_after_pauses_every_waiting_thread() -> None:
+    clock = FakeClock()
+    asked: list[float] = []
+    resume = threading.Event()
+
+    def held_sleep(seconds: float) -> None:
+        asked.append(seconds)
+        resume.wait(10)
+
+    limiter = RequestLimiter(clock=clock, sleep=held_sleep)
+    limiter.observe(remaining=None, retry_after_s=2.0, limit=None)
+    finished: list[str] = []
+    callers = [
+        threading.Thread(target=lambda: (take(limiter, 1), finished.append("done")))
+        for _ in range(3)
+    ]
+    for caller in callers:
+        caller.start()
+    assert wait_until(lambda: len(asked) == 3, timeout_s=10)
+    assert asked == [2.0, 2.0, 2.0]
+    assert finished == []
+    clock.now += 2.0
+    resume.set()
+    for caller in callers:
+        caller.join(10)
+    assert finished == ["done"] * 3
+
+
+def test_a_later_shorter_retry_after_does_not_shorten_the_pause() -> None:
+    clock = FakeClock()
+    limiter = fake_limiter(clock)
+    limiter.observe(remaining=None, retry_after_s=2.0, limit=None)
+    limiter.observe(remaining=None, retry_after_s=0.5, limit=None)
+    take(limiter, 1)
+    assert clock.sleeps == [2.0]
+
+
+def test_remaining_below_the_bucket_slows_callers_before_the_limit() -> None:
+    clock = FakeClock()
+    limiter = fake_limiter(clock, units=45, window_s=3.0)
+    # Someone else spent 40 of the token's 45 units.
+    limiter.observe(remaining=5, retry_after_s=None, limit=45)
+    take(limiter, 5)
+    assert clock.sleeps == []
+    take(limiter, 1)
+    assert clock.sleeps == [3.0]
+
+
+def test_remaining_is_split_by_this_instances_share_of_the_limit() -> None:
+    clock = FakeClock()
+    # One of three instances: 15 of the 45 units are ours, so a third of what is left.
+    limiter = fake_limiter(clock, units=15, window_s=3.0)
+    limiter.observe(remaining=9, retry_after_s=None, limit=45)
+    take(limiter, 3)
+    assert clock.sleeps == []
+    take(limiter, 1)
+    assert clock.sleeps == [3.0]
+
+
+@pytest.mark.parametrize(("remaining", "limit"), [(45, 45), (3, None), (None, 45), (None, None)])
+def test_remaining_at_or_above_the_bucket_changes_nothing(
+    remaining: int | None, limit: int | None
+) -> None:
+    clock = FakeClock()
+    limiter = fake_limiter(clock, units=3, window_s=3.0)
+    limiter.observe(remaining=remaining, retry_after_s=None, limit=limit)
+    take(limiter, 3)
+    assert clock.sleeps == []
+
+
+def test_a_timeout_gives_up_without_a_slot() -> None:
+    clock = FakeClock()
+    limiter = fake_limiter(clock, units=1, window_s=3.0)
+    take(limiter, 1)
+    with pytest.raises(NoRequestSlot, match=r"within 1\.0s"), limiter.slot(timeout=1.0):
+        pytest.fail("granted a slot the bucket did not have")
+    assert clock.sleeps == [1.0]
+
+
+def test_parallel_requests_are_capped_across_threads() -> None:
+    limiter = RequestLimiter(units=45, max_parallel=3)
+    lock = threading.Lock()
+    inside = 0
+    peak = 0
+    go = threading.Event()
+
+    def request() -> None:
+        nonlocal inside, peak
+        with limiter.slot():
+            with lock:
+                inside += 1
+                peak = max(peak, inside)
+            go.wait(10)
+            with lock:
+                inside -= 1
+
+    callers = [threading.Thread(target=request) for _ in range(7)]
+    for caller in callers:
+        caller.start()
+    assert wait_until(lambda: inside == 3, timeout_s=10)
+    # Every slot is held, so even a caller ready to give up at once gets none.
+    with pytest.raises(NoRequestSlot), limiter.slot(timeout=0.05):
+        pytest.fail("granted a fourth parallel slot")
+    go.set()
+    for caller in callers:
+        caller.join(10)
+    assert not any(caller.is_alive() for caller in callers)
+    assert peak == 3
+
+
+def test_a_failing_request_still_gives_its_slot_back() -> None:
+    limiter = RequestLimiter(max_parallel=1)
+    with pytest.raises(RuntimeError), limiter.slot():
+        raise RuntimeError("connection reset")
+    with limiter.slot(timeout=5):
+        pass
+
+
+def test_stop_ends_a_wait_for_a_parallel_slot() -> None:
+    stop = threading.Event()
+    limiter = RequestLimiter(max_parallel=1, stop=stop)
+    outcome: list[BaseException] = []
+
+    def second_request() -> None:
+        try:
+            take(limiter, 1)
+        except NoRequestSlot as error:
+            outcome.append(error)
+
+    with limiter.slot():
+        waiter = threading.Thread(target=second_request)
+        waiter.start()
+        stop.set()
+        waiter.join(10)
+    assert not waiter.is_alive()
+    assert [str(error) for error in outcome] == ["shutting down: no request sent to Kladana"]
+
+
+def test_stop_ends_a_wait_for_units() -> None:
+    stop = threading.Event()
+    limiter = RequestLimiter(units=1, window_s=3600, stop=stop)
+    take(limiter, 1)
+    outcome: list[BaseException] = []
+
+    def second_request() -> None:
+        try:
+            take(limiter, 1)
+        except NoRequestSlot as error:
+            outcome.append(error)
+
+    waiter = threading.Thread(target=second_request)
+    waiter.start()
+    stop.set()
+    waiter.join(10)
+    assert not waiter.is_alive()
+    assert len(outcome) == 1
+
+
+@pytest.fixture
+def limiter_environment(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for name in environment_variables(EnricherSettings):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("KLADANA_TOKEN", "app-token-123")
+    return monkeypatch
+
+
+def test_limiter_settings_default_to_kladanas_limits_for_an_application_token(
+    limiter_environment: pytest.MonkeyPatch,
+) -> None:
+    settings = load_settings(EnricherSettings)
+    assert (
+        settings.kladana_rate_units,
+        settings.kladana_rate_window_s,
+        settings.kladana_request_cost,
+        settings.kladana_max_parallel,
+    ) == (45, 3.0, 1, 5)
+
+
+def test_limiter_settings_are_read_from_the_environment(
+    limiter_environment: pytest.MonkeyPatch,
+) -> None:
+    for name, value in {
+        "KLADANA_RATE_UNITS": "15",
+        "KLADANA_RATE_WINDOW_S": "3.5",
+        "KLADANA_REQUEST_COST": "4",
+        "KLADANA_MAX_PARALLEL": "2",
+    }.items():
+        limiter_environment.setenv(name, value)
+    settings = load_settings(EnricherSettings)
+    assert (
+        settings.kladana_rate_units,
+        settings.kladana_rate_window_s,
+        settings.kladana_request_cost,
+        settings.kladana_max_parallel,
+    ) == (15, 3.5, 4, 2)
+
+
+@pytest.mark.parametrize(
+    ("variables", "named"),
+    [
+        ({"KLADANA_RATE_UNITS": "0"}, "KLADANA_RATE_UNITS"),
+        ({"KLADANA_RATE_UNITS": "lots"}, "KLADANA_RATE_UNITS"),
+        ({"KLADANA_RATE_WINDOW_S": "-3"}, "KLADANA_RATE_WINDOW_S"),
+        ({"KLADANA_REQUEST_COST": "0"}, "KLADANA_REQUEST_COST"),
+        ({"KLADANA_MAX_PARALLEL": "0"}, "KLADANA_MAX_PARALLEL"),
+        ({"KLADANA_RATE_UNITS": "3", "KLADANA_REQUEST_COST": "4"}, "KLADANA_REQUEST_COST"),
+    ],
+)
+def test_bad_limiter_settings_fail_start_up_naming_the_variable(
+    limiter_environment: pytest.MonkeyPatch, variables: dict[str, str], named: str
+) -> None:
+    for name, value in variables.items():
+        limiter_environment.setenv(name, value)
+    with pytest.raises(SettingsError, match=named) as raised:
+        load_settings(EnricherSettings)
+    assert "lots" not in str(raised.value)

@@ -1,0 +1,218 @@
+import json
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from kafka.structs import TopicPartition
+
+from enricher.batch import Polled
+from enricher.errors import KladanaAuthFailed, KladanaRejected, KladanaUnavailable
+from enricher.processor import DocumentProcessor, OutputTopics, Settled
+from enricher.retry import RetryBudget, attempts_made, not_before, parked_record
+from shared.events import DOCUMENT_UNAVAILABLE, ENRICHED_DOCUMENT, Record, to_record
+from shared.kladana_types import TRANSACTION_TYPES
+from tests.enricher_fakes import RecordingSource, not_found, raw_event
+
+DOC, OTHER = "doc-1", "doc-2"
+NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+TOPICS = OutputTopics(enriched="enriched", retry="retry", dead_letter="dlq")
+
+
+class Waits:
+    """Records the in-process waits; ``stopping`` says what wait() answers."""
+
+    def __init__(self, stopping: bool = False) -> None:
+        self.stopping = stopping
+        self.delays: list[float] = []
+
+    def __call__(self, seconds: float) -> bool:
+        self.delays.append(seconds)
+        return self.stopping
+
+
+def _processor(
+    source: RecordingSource, waits: Waits | None = None, *, quick: int = 2, attempts: int = 3
+) -> DocumentProcessor:
+    budget = RetryBudget(
+        quick_retries=quick,
+        max_attempts=attempts,
+        quick_base_s=0.5,
+        quick_cap_s=4,
+        park_base_s=10,
+        park_cap_s=60,
+    )
+    return DocumentProcessor(
+        source,
+        TRANSACTION_TYPES,
+        TOPICS,
+        budget,
+        group_id="enricher",
+        timezone=ZoneInfo("Europe/Moscow"),
+        wait=waits or Waits(),
+        jitter=lambda: 1.0,
+        clock=lambda: NOW,
+    )
+
+
+def _group(*records: Record) -> list[Polled]:
+    return [Polled(TopicPartition("raw", 0), offset, r) for offset, r in enumerate(records)]
+
+
+def _raw(document_id: str = DOC, type_name: str = "CustomerOrder") -> Record:
+    return to_record(raw_event(document_id, type_name))
+
+
+def _settle(processor: DocumentProcessor, group: list[Polled]) -> list[Settled]:
+    return list(processor.process(group, lambda: False))
+
+
+def _envelope(record: Record) -> dict[str, object]:
+    loaded = json.loads(record.value)
+    assert isinstance(loaded, dict)
+    return loaded
+
+
+def test_events_of_one_document_in_a_batch_cost_one_fetch_and_each_gets_its_event() -> None:
+    source = RecordingSource()
+    records = [_raw(), _raw(), _raw()]
+    settled = _settle(_processor(source), _group(*records))
+
+    assert [(entity, doc) for entity, doc, _ in source.calls] == [("customerorder", DOC)]
+    assert [len(s.outputs) for s in settled] == [1, 1, 1]
+    envelopes = [_envelope(s.outputs[0].record) for s in settled]
+    assert {s.outputs[0].topic for s in settled} == {"enriched"}
+    assert [e["type"] for e in envelopes] == [ENRICHED_DOCUMENT.type] * 3
+    assert [e["data"]["raw_event_id"] for e in envelopes] == [  # type: ignore[index]
+        json.loads(r.value)["id"] for r in records
+    ]
+
+
+def test_another_type_of_the_same_document_is_a_separate_fetch() -> None:
+    source = RecordingSource()
+    _settle(_processor(source), _group(_raw(), _raw(type_name="InvoiceOut"), _raw()))
+    assert [entity for entity, _, _ in source.calls] == ["customerorder", "invoiceout"]
+
+
+def test_a_transient_failure_is_retried_in_process_then_succeeds() -> None:
+    source = RecordingSource(lambda _e, _d, n: KladanaUnavailable("503") if n <= 2 else None)
+    waits = Waits()
+    [settled] = _settle(_processor(source, waits), _group(_raw()))
+    assert len(source.calls) == 3
+    assert waits.delays == [0.5, 1.0]
+    assert settled.outputs[0].topic == "enriched"
+
+
+def test_retry_after_is_honoured_in_process() -> None:
+    source = RecordingSource(
+        lambda _e, _d, n: KladanaUnavailable("429", retry_after=3.0) if n == 1 else None
+    )
+    waits = Waits()
+    _settle(_processor(source, waits), _group(_raw()))
+    assert waits.delays == [3.0]
+
+
+def test_after_the_quick_retries_the_event_parks_on_the_retry_topic() -> None:
+    source = RecordingSource(lambda _e, _d, _n: KladanaUnavailable("Kladana answered 503"))
+    raw = _raw()
+    [settled] = _settle(_processor(source, quick=1), _group(raw))
+    assert len(source.calls) == 2
+    [output] = settled.outputs
+    assert output.topic == "retry"
+    assert (output.record.key, output.record.value) == (raw.key, raw.value)
+    assert attempts_made(output.record) == 1
+    assert not_before(output.record) == NOW + timedelta(seconds=10)
+    assert dict(output.record.headers)["retry.reason"] == b"Kladana answered 503"
+
+
+def test_a_failing_document_parks_all_its_events_for_one_fetch() -> None:
+    source = RecordingSource(lambda _e, _d, _n: KladanaUnavailable("503"))
+    settled = _settle(_processor(source, quick=0), _group(_raw(), _raw()))
+    assert len(source.calls) == 1
+    assert [s.outputs[0].topic for s in settled] == ["retry", "retry"]
+
+
+def test_stopping_cuts_quick_retries_short_and_parks_the_event() -> None:
+    source = RecordingSource(lambda _e, _d, _n: KladanaUnavailable("503"))
+    [settled] = _settle(_processor(source, Waits(stopping=True)), _group(_raw()))
+    assert len(source.calls) == 1
+    assert settled.outputs[0].topic == "retry"
+
+
+def test_the_round_count_grows_and_the_last_round_dead_letters() -> None:
+    source = RecordingSource(lambda _e, _d, _n: KladanaUnavailable("Kladana answered 503"))
+    second_round = parked_record(_raw(), attempt=1, due=NOW, reason="503")
+    third_round = parked_record(_raw(), attempt=2, due=NOW, reason="503")
+    processor = _processor(source, quick=0, attempts=3)
+    [parked] = _settle(processor, _group(second_round))
+    [given_up] = _settle(processor, _group(third_round))
+
+    assert attempts_made(parked.outputs[0].record) == 2
+    [letter] = given_up.outputs
+    assert letter.topic == "dlq"
+    headers = dict(letter.record.headers)
+    assert headers["dlq.reason"] == b"gave up after 3 attempts: Kladana answered 503"
+    assert headers["dlq.attempts"] == b"3"
+    assert headers["dlq.error"] == b"KladanaUnavailable"
+    assert not any(key.startswith("retry.") for key in headers)
+
+
+def test_a_404_dead_letters_with_kladanas_answer_and_announces_the_document_unavailable() -> None:
+    source = RecordingSource(lambda _e, document_id, _n: not_found(document_id))
+    raw = _raw()
+    [settled] = _settle(_processor(source), _group(raw))
+    letter, unavailable = settled.outputs
+    assert letter.topic == "dlq"
+    assert letter.record.value == raw.value
+    headers = dict(letter.record.headers)
+    assert headers["dlq.status"] == b"404"
+    assert headers["dlq.body"] == b'{"errors": [{"error": "not found", "code": 1021}]}'
+    assert headers["dlq.error"] == b"DocumentNotFound"
+    assert headers["dlq.origin"] == b"raw/0/0"
+    assert b"Kladana answered 404" in headers["dlq.reason"]
+    assert unavailable.topic == "enriched"
+    envelope = _envelope(unavailable.record)
+    assert envelope["type"] == DOCUMENT_UNAVAILABLE.type
+    assert envelope["data"]["raw_event_id"] == json.loads(raw.value)["id"]  # type: ignore[index]
+
+
+def test_a_rejected_request_dead_letters_at_once() -> None:
+    error = KladanaRejected("Kladana answered 400")
+    error.status = 400  # type: ignore[attr-defined]
+    error.body = b"<html>bad</html>"  # type: ignore[attr-defined]
+    source = RecordingSource(lambda _e, _d, _n: error)
+    [settled] = _settle(_processor(source), _group(_raw()))
+    assert len(source.calls) == 1
+    [letter] = settled.outputs
+    assert (letter.topic, dict(letter.record.headers)["dlq.status"]) == ("dlq", b"400")
+
+
+def test_a_malformed_record_dead_letters_without_asking_kladana() -> None:
+    source = RecordingSource()
+    [settled] = _settle(_processor(source), _group(Record(key=b"x", value=b"not an event")))
+    assert source.calls == []
+    [letter] = settled.outputs
+    assert letter.topic == "dlq"
+    assert dict(letter.record.headers)["dlq.error"] == b"MalformedEvent"
+
+
+def test_an_unexpected_error_dead_letters_instead_of_stalling() -> None:
+    source = RecordingSource(lambda _e, _d, _n: KeyError("surprise"))
+    [settled] = _settle(_processor(source), _group(_raw()))
+    assert b"unexpected KeyError" in dict(settled.outputs[0].record.headers)["dlq.reason"]
+
+
+def test_a_refused_token_settles_nothing_from_the_refused_event_on() -> None:
+    source = RecordingSource(
+        lambda _e, document_id, _n: KladanaAuthFailed("401") if document_id == OTHER else None
+    )
+    group = _group(_raw(), _raw(OTHER), _raw())
+    settled: list[Settled] = []
+    with pytest.raises(KladanaAuthFailed):
+        settled.extend(_processor(source).process(group, lambda: False))
+    assert [s.polled.offset for s in settled] == [0]
+
+
+def test_nothing_is_started_once_asked_to_stop() -> None:
+    source = RecordingSource()
+    assert list(_processor(source).process(_group(_raw(), _raw()), lambda: True)) == []
+    assert source.calls == []

@@ -1,0 +1,174 @@
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from enricher.documents import to_document
+from notifier.__main__ import COMMANDS, main
+from notifier.check_rules import check_rules
+from notifier.rules import RuleSet
+from sandbox.documents import SandboxDocuments
+from shared.kladana_types import TRANSACTION_TYPES
+from tests.helpers import ROOT, enriched_event
+
+KOLKATA = ZoneInfo("Asia/Kolkata")
+SHIPPED_FILES = [
+    ROOT / "notifier" / "default_rules.toml",
+    *sorted((ROOT / "examples" / "rules").glob("*.toml")),
+]
+BAD = '[[rule]]\nname = "big-order"\ntype = "CustomerOrder"\nstate = "New"\ntemplate = "{summ}"\n'
+
+
+def _check(path: Path, documents: list[Path] | None = None) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    status = check_rules(path, documents or [], KOLKATA, out=out, err=err)
+    return status, out.getvalue(), err.getvalue()
+
+
+def test_the_examples_cover_the_common_cases() -> None:
+    assert len(SHIPPED_FILES) >= 3
+    names = {rule.name for path in SHIPPED_FILES for rule in RuleSet.load(path).rules}
+    assert {"order-shipped", "invoice-issued", "payment-received", "return-accepted"} <= names
+    assert "staff-big-order" in names
+
+
+@pytest.mark.parametrize("path", SHIPPED_FILES, ids=lambda path: path.name)
+def test_every_shipped_rules_file_checks_and_renders(path: Path) -> None:
+    status, out, err = _check(path)
+    assert (status, err) == (0, "")
+    rules = RuleSet.load(path).rules
+    assert f"{len(rules)} rule(s), all valid" in out
+    for rule in rules:
+        assert f"\n{rule.name}: {rule.type} entering state {rule.state!r}" in out
+    assert out.count("  sample: ") == out.count("  text: ") == len(rules)
+    assert "cannot be rendered" not in out
+
+
+def test_the_output_says_whether_the_sample_matched_and_shows_the_text() -> None:
+    status, out, _ = _check(ROOT / "examples" / "rules" / "staff-alerts.toml")
+    assert status == 0
+    assert (
+        "staff-big-order: CustomerOrder entering state 'New', when sum >= 100000\n"
+        "  sample: did not match (not sum >= 100000)\n"
+        "  to: fixed number (***********0000), from ACMEOPS\n"
+        "  text: Big order 5643: 50,000 rupees from Ravi Kumar (+91 98765 43210).\n"
+    ) in out
+    status, out, _ = _check(ROOT / "notifier" / "default_rules.toml")
+    assert "  sample: matched\n  to: counterparty phone (***********3210)\n" in out
+
+
+def test_an_invalid_file_exits_1_naming_the_rule_and_problem(tmp_path: Path) -> None:
+    path = tmp_path / "rules.toml"
+    path.write_text(BAD)
+    status, out, err = _check(path)
+    assert (status, out) == (1, "")
+    assert err.startswith(
+        f"check-rules: rules file {path}: rule 'big-order': unknown field {{summ}}"
+    )
+
+
+def test_a_missing_file_exits_1(tmp_path: Path) -> None:
+    status, _, err = _check(tmp_path / "absent.toml")
+    assert status == 1
+    assert "cannot be read" in err
+
+
+def _sandbox_documents(tmp_path: Path) -> list[Path]:
+    """What the enricher makes today of every sandbox document, as JSON files."""
+    paths = []
+    for index, kladana in enumerate(SandboxDocuments.bundled()):
+        kind = TRANSACTION_TYPES.by_entity(kladana["meta"]["type"])
+        assert kind is not None
+        document = to_document(kladana, transaction_type=kind, timezone=ZoneInfo("Europe/Moscow"))
+        path = tmp_path / f"document-{index}.json"
+        path.write_text(json.dumps(document))
+        paths.append(path)
+    return paths
+
+
+def test_the_examples_work_on_what_the_enricher_produces_today(tmp_path: Path) -> None:
+    documents = _sandbox_documents(tmp_path)
+    status, out, err = _check(ROOT / "examples" / "rules" / "customer-messages.toml", documents)
+    assert (status, err) == (0, "")
+    assert "  sample:" not in out
+    assert (
+        "\norder-shipped: CustomerOrder entering state 'Shipped', when attributes.Delivery service"
+        " is not set, quiet 21:00-09:00 Asia/Kolkata\n"
+        "  document 34efe2ee-015e-11e6-9464-e4de0000006b: matched\n"
+        "  to: counterparty phone (***********3210)\n"
+        "  text: Dear Priya Sharma, your order 5643 of 10.06.2024 (50,000 rupees) has been handed"
+        " over to the delivery service.\n"
+    ) in out
+    assert "did not match (state 'New')" in out
+    assert "We have received your payment 00031 of ₹25,000. Thank you," in out
+    # The enricher gives no contact persons yet: the return has no phone to text.
+    assert "to: first contact person (no phone in this document)" in out
+
+
+def test_a_document_given_as_an_enriched_event_works_too(tmp_path: Path) -> None:
+    path = tmp_path / "event.json"
+    event = enriched_event(number=None)
+    path.write_text(json.dumps({"data": event.get_data()}))
+    status, out, _ = _check(ROOT / "notifier" / "default_rules.toml", [path])
+    assert status == 0
+    assert "text: cannot be rendered, the event would be dead-lettered:" in out
+    assert "the document has no number" in out
+
+
+@pytest.mark.parametrize("content", ["not json", "[1, 2]", '{"data": {"document": 5}}'])
+def test_an_unreadable_document_exits_2(tmp_path: Path, content: str) -> None:
+    path = tmp_path / "document.json"
+    path.write_text(content)
+    status, out, err = _check(ROOT / "notifier" / "default_rules.toml", [path])
+    assert (status, out) == (2, "")
+    assert f"check-rules: document {path}" in err
+
+
+def test_main_dispatches_subcommands(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert set(COMMANDS) >= {"run", "check-rules"}
+    assert main(["check-rules", str(ROOT / "notifier" / "default_rules.toml")]) == 0
+    assert "sales-order-shipped" in capsys.readouterr().out
+    path = tmp_path / "rules.toml"
+    path.write_text(BAD)
+    assert main(["check-rules", str(path), "--timezone", "Europe/Moscow"]) == 1
+    with pytest.raises(SystemExit) as exited:
+        main(["check-rules", str(path), "--timezone", "Mars/Olympus"])
+    assert exited.value.code == 2
+    with pytest.raises(SystemExit) as exited:
+        main(["check-rules"])
+    assert exited.value.code == 2
+    with pytest.raises(SystemExit) as exited:
+        main(["frobnicate"])
+    assert exited.value.code == 2
+
+
+def test_python_m_notifier_check_rules_needs_no_broker_or_settings(tmp_path: Path) -> None:
+    path = tmp_path / "rules.toml"
+    path.write_text(BAD)
+    bad = subprocess.run(
+        [sys.executable, "-m", "notifier", "check-rules", str(path)],
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert bad.returncode == 1
+    assert "rule 'big-order': unknown field {summ}" in bad.stderr
+    assert "Traceback" not in bad.stderr
+    good = subprocess.run(
+        [sys.executable, "-m", "notifier", "check-rules", "examples/rules/staff-alerts.toml"],
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (good.returncode, good.stderr) == (0, "")
+    assert "staff-vip-return" in good.stdout
