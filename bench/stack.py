@@ -26,13 +26,13 @@ def served(
     service = ServiceProcess(module, {**environment, "INGEST_PORT": str(port)}, log_dir=log_dir)
     service.start()
     try:
-        _wait_until_ready(service, f"http://127.0.0.1:{port}/readyz")
+        wait_until_ready(service, f"http://127.0.0.1:{port}/readyz")
         yield service
     finally:
         service.stop(timeout_s=30)
 
 
-def _wait_until_ready(service: ServiceProcess, url: str) -> None:
+def wait_until_ready(service: ServiceProcess, url: str) -> None:
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if service.exit_code() is not None:

@@ -47,6 +47,9 @@ def main() -> int:
             "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
             "INGEST_PORT": str(ingest_port),
             "INGEST_SPOOL_DIR": os.environ.get("INGEST_SPOOL_DIR", str(LOG_DIR / "ingest-spool")),
+            "NOTIFIER_DATABASE_URL": os.environ.get(
+                "NOTIFIER_DATABASE_URL", f"sqlite:///{LOG_DIR / 'notifier-ledger.db'}"
+            ),
         }
         topic_settings = load_settings_or_exit(TopicSettings)
         ensure_topics(

@@ -6,16 +6,22 @@ raise :class:`InvalidDocument` instead of being guessed.
 """
 
 from collections.abc import Mapping
-from datetime import datetime
-from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from enricher.attributes import attributes_by_name
+from enricher.counterparty import counterparty
 from enricher.errors import InvalidDocument
+from enricher.kladana_values import (
+    minor_units,
+    moment,
+    money,
+    object_at,
+    optional_money,
+    text_at,
+)
+from enricher.positions import positions_of
 from shared.kladana_types import TransactionType
-
-# Kladana writes dates as "2024-06-10 12:57:00.000"; some (audit) without milliseconds.
-_MOMENT_FORMATS = ("%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S")
 
 
 def to_document(
@@ -25,60 +31,52 @@ def to_document(
     document_id = kladana.get("id")
     if not isinstance(document_id, str) or not document_id:
         raise InvalidDocument("Kladana's document has no id")
+    currency = _currency(kladana)
     return {
         "id": document_id,
         "type": transaction_type.name,
         "entity": transaction_type.entity,
-        "href": _text(_object(kladana.get("meta")), "href"),
-        "number": _text(kladana, "name"),
+        "href": text_at(object_at(kladana.get("meta")), "href"),
+        "number": text_at(kladana, "name"),
         "moment": _moment(kladana.get("moment"), timezone),
-        "sum": _sum(kladana.get("sum"), _currency(kladana)),
-        "state": _text(_object(kladana.get("state")), "name"),
-        "agent": _agent(_object(kladana.get("agent"))),
-        "organization": _organization(_object(kladana.get("organization"))),
+        "sum": _sum(kladana.get("sum"), currency),
+        "state": text_at(object_at(kladana.get("state")), "name"),
+        "agent": counterparty(object_at(kladana.get("agent")), timezone),
+        "organization": _organization(object_at(kladana.get("organization"))),
+        # Kladana's field table says paidSum where its examples say payedSum.
+        "paid": optional_money(_first_present(kladana, "payedSum", "paidSum"), currency),
+        "shipped": optional_money(kladana.get("shippedSum"), currency),
+        "attributes": attributes_by_name(kladana.get("attributes"), timezone),
+        **positions_of(kladana, currency),
     }
-
-
-def _object(value: Any) -> Mapping[str, Any] | None:
-    return value if isinstance(value, Mapping) else None
-
-
-def _text(container: Mapping[str, Any] | None, key: str) -> str | None:
-    value = container.get(key) if container is not None else None
-    return value if isinstance(value, str) and value.strip() else None
 
 
 def _moment(value: Any, timezone: ZoneInfo) -> str | None:
     if value is None:
         return None
-    if isinstance(value, str):
-        for layout in _MOMENT_FORMATS:
-            try:
-                local = datetime.strptime(value, layout)
-            except ValueError:
-                continue
-            return local.replace(tzinfo=timezone).isoformat()
-    raise InvalidDocument(f"moment {value!r} is not a Kladana date (YYYY-MM-DD HH:mm:ss.mmm)")
+    parsed = moment(value, timezone) if isinstance(value, str) else None
+    if parsed is None:
+        raise InvalidDocument(f"moment {value!r} is not a Kladana date (YYYY-MM-DD HH:mm:ss.mmm)")
+    return parsed
 
 
 def _sum(value: Any, currency: str | None) -> dict[str, Any] | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidDocument(f"sum {value!r} is not a whole number of minor units")
-    return {"minor": value, "amount": f"{Decimal(value).scaleb(-2):.2f}", "currency": currency}
+    minor = minor_units(value)  # Kladana's own examples write sums as floats: 111100.0
+    if minor is None:
+        raise InvalidDocument(f"sum {value!r} is not a number of minor units")
+    return money(minor, currency)
 
 
 def _currency(kladana: Mapping[str, Any]) -> str | None:
-    rate = _object(kladana.get("rate"))
-    return _text(_object(rate.get("currency")) if rate is not None else None, "isoCode")
+    rate = object_at(kladana.get("rate"))
+    return text_at(object_at(rate.get("currency")) if rate is not None else None, "isoCode")
 
 
-def _agent(agent: Mapping[str, Any] | None) -> dict[str, str | None] | None:
-    if agent is None:
-        return None
-    return {key: _text(agent, key) for key in ("id", "name", "phone", "email")}
+def _first_present(kladana: Mapping[str, Any], *keys: str) -> Any:
+    return next((kladana[key] for key in keys if kladana.get(key) is not None), None)
 
 
 def _organization(organization: Mapping[str, Any] | None) -> dict[str, str | None] | None:
-    return None if organization is None else {"name": _text(organization, "name")}
+    return None if organization is None else {"name": text_at(organization, "name")}

@@ -4,6 +4,7 @@ The batch processor (``enricher/processor.py``) calls Kladana between these step
 publishes what they build; nothing here does I/O.
 """
 
+import uuid
 from dataclasses import dataclass
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
@@ -25,6 +26,11 @@ from shared.events import (
 from shared.kladana_types import TransactionType, TypeTable
 
 SOURCE = "/kladana-pipeline/enricher"
+
+# The events answering one raw event always get the same ids, so that a subscriber can
+# drop the repeats that at-least-once delivery and re-processing after a crash produce.
+_ENRICHED_IDS = uuid.UUID("6f1c9a52-3d1e-4e0b-9a57-0b7f3f1f6a01")
+_UNAVAILABLE_IDS = uuid.UUID("0c2a5d7e-8b4f-4c3a-b1d9-5e6f7a8b9c02")
 
 
 class DocumentSource(Protocol):
@@ -68,6 +74,7 @@ def enriched_record(
         ENRICHED_DOCUMENT,
         source=SOURCE,
         document_id=request.document_id,
+        event_id=str(uuid.uuid5(_ENRICHED_IDS, request.raw_event_id)),
         data={"raw_event_id": request.raw_event_id, "document": document, "kladana": kladana},
     )
     validate_event(enriched)
@@ -81,6 +88,7 @@ def unavailable_record(request: DocumentRequest, error: DocumentNotFound) -> Rec
         DOCUMENT_UNAVAILABLE,
         source=SOURCE,
         document_id=request.document_id,
+        event_id=str(uuid.uuid5(_UNAVAILABLE_IDS, request.raw_event_id)),
         data={
             "raw_event_id": request.raw_event_id,
             "document_id": request.document_id,

@@ -28,11 +28,18 @@ from enricher.errors import (
 from enricher.limiter import RequestLimiter
 from shared.errors import PipelineError
 
-EXPAND = "agent,state,organization,rate.currency"
+# One request per document: every reference a subscriber needs, at most 2 levels deep
+# (Kladana allows 3). Collections (positions, contact persons) come with at most 100
+# rows; docs/enricher.md "What an enriched document holds".
+EXPAND = (
+    "agent,agent.contactpersons,state,organization,rate.currency,positions,positions.assortment"
+)
 
 # Kladana's rate bucket refills over 3 s: a 429 that does not say how long to wait
 # waits that long, so the client never hammers through 429s (which gets it banned).
 RATE_WINDOW_S = 3.0
+# "Too many parallel requests": Kladana is serving more of ours than the limiter counts.
+PARALLEL_LIMIT_CODE = 1073
 _DETAIL_LIMIT = 200
 # Error bodies travel in dead-letter headers: enough for Kladana's JSON errors, not a page.
 _BODY_LIMIT = 1000
@@ -58,7 +65,7 @@ class KladanaClient:
         self._limiter = limiter
 
     def fetch_document(self, entity: str, document_id: str) -> dict[str, Any]:
-        """The document with its agent, state, organization and currency expanded."""
+        """The document with the references in :data:`EXPAND` inlined."""
         what = f"{entity}/{document_id}"
         url = (
             f"{self._base_url}/entity/{quote(entity, safe='')}/{quote(document_id, safe='')}"
@@ -77,6 +84,10 @@ class KladanaClient:
                 retry_after_s=rate_limit_pause_s(response),
                 limit=header_count(response.headers, "X-RateLimit-Limit"),
             )
+            if response.status_code == 429 and PARALLEL_LIMIT_CODE in error_codes(response.text):
+                # Requests we gave up on are still running there: one slot fewer for a
+                # window, or a Kladana that hangs every request earns us 429s by the minute.
+                self._limiter.count_abandoned(RATE_WINDOW_S)
         if not response.ok:
             raise self._error_for(response, what)
         try:
@@ -100,6 +111,8 @@ class KladanaClient:
         try:
             return self._session.get(url, headers=headers, timeout=self._timeout_s)
         except requests.Timeout as error:
+            # Kladana may still be serving it: assume it is done within another timeout.
+            self._limiter.count_abandoned(self._timeout_s)
             raise KladanaUnavailable(
                 f"Kladana did not answer within {self._timeout_s}s for {what}"
             ) from error
@@ -158,6 +171,18 @@ def retry_after_s(headers: Mapping[str, str]) -> float | None:
     except ValueError:
         return None
     return milliseconds / 1000.0 if math.isfinite(milliseconds) and milliseconds > 0 else None
+
+
+def error_codes(text: str) -> set[int]:
+    """The ``code`` of each error in a Kladana error body; none for any other body."""
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        return set()
+    errors = parsed.get("errors") if isinstance(parsed, dict) else None
+    if not isinstance(errors, list):
+        return set()
+    return {e["code"] for e in errors if isinstance(e, dict) and isinstance(e.get("code"), int)}
 
 
 def describe_error_body(text: str) -> str:

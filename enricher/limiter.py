@@ -81,6 +81,7 @@ class RequestLimiter:
         self._changed = threading.Condition()
         self._spent: list[_Spent] = []
         self._in_flight = 0
+        self._abandoned_until: list[float] = []
         self._paused_until = -math.inf
 
     @contextmanager
@@ -95,6 +96,15 @@ class RequestLimiter:
             yield
         finally:
             self._release(spent)
+
+    def count_abandoned(self, for_s: float) -> None:
+        """Count one more request in flight for ``for_s``: one we stopped waiting for (a
+        timeout) that Kladana may still be serving and still counts against its cap of
+        parallel requests. Freeing its slot at once would send a request Kladana refuses
+        with 1073, and a client that keeps doing that (a Kladana hanging every request)
+        collects enough 429s to be banned."""
+        with self._changed:
+            self._abandoned_until.append(self._clock() + for_s)
 
     def observe(
         self, remaining: int | None, retry_after_s: float | None, limit: int | None
@@ -129,6 +139,9 @@ class RequestLimiter:
                 if self._in_flight >= self._max_parallel or wait_s is None:
                     self._changed.wait(min(_STOP_CHECK_S, deadline - now))
                     continue
+                self._abandoned_until = [until for until in self._abandoned_until if until > now]
+                if self._in_flight + len(self._abandoned_until) >= self._max_parallel:
+                    wait_s = max(wait_s, min(self._abandoned_until) - now)
                 if wait_s <= 0:
                     spent = _Spent(self._cost, None)
                     self._spent.append(spent)

@@ -22,6 +22,7 @@ from shared.events import Record
 log = logging.getLogger("ingest")
 
 STATISTICS_INTERVAL_MS = 1000
+CONNECT_TIMEOUT_S = 5.0
 RECENT_ACK_S = 2 * STATISTICS_INTERVAL_MS / 1000
 """An acknowledgement this recent proves the broker reachable, whatever statistics that
 were gathered before it (and delivered after it) said."""
@@ -66,6 +67,8 @@ class LibrdkafkaChannel:
         self._producer = producer
         self._ack_wait_s = ack_wait_s
         self._connected = False
+        self.ready = threading.Event()
+        """Set once a broker link is up and the producer id assigned: sends can succeed."""
         self.last_ack_at = float("-inf")
         self._closing = threading.Event()
         self._poller = threading.Thread(target=self._serve_reports, daemon=True)
@@ -111,11 +114,15 @@ class LibrdkafkaChannel:
 
     def on_statistics(self, statistics_json: str) -> None:
         """librdkafka's periodic statistics: connected while any broker link is UP."""
-        brokers: dict[str, Any] = json.loads(statistics_json).get("brokers", {})
+        statistics: dict[str, Any] = json.loads(statistics_json)
+        brokers: dict[str, Any] = statistics.get("brokers", {})
         self._connected = any(
             broker.get("state") == "UP" and broker.get("nodeid", -1) >= 0
             for broker in brokers.values()
         )
+        # An idempotent producer sends nothing before the broker assigned it a producer id.
+        if self._connected and statistics.get("eos", {}).get("idemp_state") == "Assigned":
+            self.ready.set()
 
 
 def connect_librdkafka_channel(settings: IngestSettings) -> LibrdkafkaChannel:
@@ -137,15 +144,19 @@ def connect_librdkafka_channel(settings: IngestSettings) -> LibrdkafkaChannel:
             "message.timeout.ms": budget_ms * 4 // 5,
             "linger.ms": 1,
             "reconnect.backoff.max.ms": 1000,
+            "enable.sparse.connections": False,  # connect to every broker now, not at first send
             "statistics.interval.ms": STATISTICS_INTERVAL_MS,
             "stats_cb": statistics,
         }
     )
     channel = LibrdkafkaChannel(producer, ack_wait_s=settings.publish_budget_s)
     try:
-        producer.list_topics(settings.raw_topic, timeout=5)  # connect, learn the partitions
+        producer.list_topics(settings.raw_topic, timeout=CONNECT_TIMEOUT_S)  # learn partitions
+        # Until then every record would wait for the connection and the producer id within
+        # its short timeout; the sink spools meanwhile instead.
+        if not channel.ready.wait(CONNECT_TIMEOUT_S):
+            raise KafkaException(KafkaError(KafkaError._TIMED_OUT, "producer not ready"))
     except KafkaException:
         channel.close(timeout_s=0)
         raise
-    channel.on_statistics(json.dumps({"brokers": {"bootstrap": {"state": "UP", "nodeid": 0}}}))
     return channel

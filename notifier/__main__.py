@@ -7,7 +7,7 @@ A new subcommand is one line in :data:`COMMANDS`: a name and a
 import argparse
 import sys
 
-from notifier import check_rules, ledger_cli, run
+from notifier import check_rules, ledger_cli, optout_cli, run
 from notifier.command import Command
 
 COMMANDS: dict[str, Command] = {
@@ -15,6 +15,7 @@ COMMANDS: dict[str, Command] = {
     "check-rules": check_rules.COMMAND,
     "ledger": ledger_cli.LIST_COMMAND,
     "resolve": ledger_cli.RESOLVE_COMMAND,
+    "optout": optout_cli.COMMAND,
 }
 DEFAULT_COMMAND = "run"
 

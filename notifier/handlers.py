@@ -8,6 +8,7 @@ from cloudevents.core.v1.event import CloudEvent
 
 from notifier.delivery import Delivery
 from notifier.ledger import Clock, Notification, utc_now
+from notifier.opt_outs import OptOutPolicy
 from notifier.phones import first_mobile_number
 from notifier.rules import PlannedMessage, RuleSet
 from notifier.sms import idempotency_key
@@ -24,14 +25,21 @@ class NotifyHandler:
     Every message is planned before the first is delivered, so a document that cannot
     satisfy one of its rules sends nothing. Each goes through the ledger
     (:class:`Delivery`), so the same business event delivered again, by a redelivered
-    record, a retry of this event or another instance, is suppressed there.
+    record, a retry of this event or another instance, is suppressed there. A message
+    to a number that opted out is recorded as skipped instead.
     """
 
     def __init__(
-        self, rules: RuleSet, delivery: Delivery, region: str, clock: Clock = utc_now
+        self,
+        rules: RuleSet,
+        delivery: Delivery,
+        opt_outs: OptOutPolicy,
+        region: str,
+        clock: Clock = utc_now,
     ) -> None:
         self._rules = rules
         self._delivery = delivery
+        self._opt_outs = opt_outs
         self._region = region
         self._clock = clock
 
@@ -59,6 +67,10 @@ class NotifyHandler:
             if (notification := self._notification(message, document))
         ]
         for message, notification in outgoing:
+            opted_out = self._opt_outs.reason(notification, document)
+            if opted_out:
+                self._delivery.skip(notification, opted_out)
+                continue
             quiet_until = (
                 message.quiet_hours.next_open(self._clock()) if message.quiet_hours else None
             )

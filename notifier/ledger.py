@@ -5,18 +5,17 @@ Its key is unique in the database, so only one claim of it can ever succeed, acr
 restarts and across notifier instances sharing the database. See docs/notifier.md.
 """
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Row, insert, select, update
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError
 
-from notifier.errors import LedgerUnavailable
-from notifier.ledger_schema import Status, notifications
+from notifier.ledger_schema import Status, notifications, transaction
 
 Clock = Callable[[], datetime]
 
@@ -214,15 +213,8 @@ class Ledger:
             )
         return result.rowcount == 1
 
-    @contextmanager
-    def _transaction(self) -> Iterator[Connection]:
-        try:
-            with self._engine.begin() as connection:
-                yield connection
-        except IntegrityError:
-            raise
-        except SQLAlchemyError as error:
-            raise LedgerUnavailable(f"ledger database: {type(error).__name__}") from error
+    def _transaction(self) -> AbstractContextManager[Connection]:
+        return transaction(self._engine)
 
 
 def _entry(row: Row[Any]) -> LedgerEntry:

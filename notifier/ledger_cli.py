@@ -12,10 +12,10 @@ from typing import Any, TextIO
 
 from notifier.command import Command
 from notifier.errors import LedgerUnavailable
-from notifier.ledger import LedgerEntry, LedgerQuery, Resolution
+from notifier.ledger import Ledger, LedgerEntry, LedgerQuery, Resolution
 from notifier.ledger_schema import Status
 from notifier.settings import LedgerSettings
-from notifier.wiring import open_ledger
+from notifier.wiring import open_database
 from shared.logs import mask_phone
 from shared.settings import load_settings_or_exit
 
@@ -47,7 +47,7 @@ def _add_list_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="one JSON array instead of a table")
 
 
-def list_notifications(arguments: argparse.Namespace, stdout: TextIO = sys.stdout) -> int:
+def list_notifications(arguments: argparse.Namespace) -> int:
     settings = load_settings_or_exit(LedgerSettings)
     query = LedgerQuery(
         document_id=arguments.document,
@@ -57,7 +57,8 @@ def list_notifications(arguments: argparse.Namespace, stdout: TextIO = sys.stdou
         until=arguments.until,
     )
     try:
-        with open_ledger(settings) as ledger:
+        with open_database(settings) as database:
+            ledger = Ledger(database)
             if arguments.stuck:
                 entries = ledger.stuck(settings.notifier_stuck_after_s, query)
             else:
@@ -65,10 +66,10 @@ def list_notifications(arguments: argparse.Namespace, stdout: TextIO = sys.stdou
     except LedgerUnavailable as error:
         sys.exit(f"notifier ledger: {error}")
     if arguments.json:
-        json.dump([_as_json(entry) for entry in entries], stdout, indent=2, ensure_ascii=False)
-        stdout.write("\n")
+        json.dump([_as_json(entry) for entry in entries], sys.stdout, indent=2, ensure_ascii=False)
+        sys.stdout.write("\n")
     else:
-        _write_table([_as_row(entry) for entry in entries], stdout)
+        _write_table([_as_row(entry) for entry in entries], sys.stdout)
     return 0
 
 
@@ -133,11 +134,12 @@ def _add_resolve_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def resolve_notification(arguments: argparse.Namespace, stdout: TextIO = sys.stdout) -> int:
+def resolve_notification(arguments: argparse.Namespace) -> int:
     settings = load_settings_or_exit(LedgerSettings)
     resolution = Resolution(arguments.resolution)
     try:
-        with open_ledger(settings) as ledger:
+        with open_database(settings) as database:
+            ledger = Ledger(database)
             keys = ledger.keys_starting_with(arguments.key)
             if len(keys) != 1:
                 problem = "no notification has" if not keys else "several notifications have"
@@ -153,7 +155,7 @@ def resolve_notification(arguments: argparse.Namespace, stdout: TextIO = sys.std
                 )
     except LedgerUnavailable as error:
         sys.exit(f"notifier resolve: {error}")
-    stdout.write(f"{key}: {resolution.value}\n")
+    print(f"{key}: {resolution.value}")
     return 0
 
 

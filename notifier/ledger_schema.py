@@ -4,11 +4,14 @@ Written with SQLAlchemy Core, so one definition serves both databases. The schem
 created at start-up when missing; an existing one is left as it is.
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from enum import StrEnum
 
 from sqlalchemy import (
     Column,
+    Connection,
     DateTime,
     Dialect,
     Engine,
@@ -21,7 +24,7 @@ from sqlalchemy import (
     event,
 )
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.types import TypeDecorator
 
 from notifier.errors import LedgerUnavailable
@@ -87,6 +90,28 @@ notifications = Table(
     Column("created_at", UtcDateTime, nullable=False, index=True),
     Column("updated_at", UtcDateTime, nullable=False),
 )
+
+
+opt_outs = Table(
+    "opt_outs",
+    metadata,
+    Column("phone", String(32), primary_key=True),
+    Column("note", Text),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+
+@contextmanager
+def transaction(engine: Engine) -> Iterator[Connection]:
+    """One transaction; a database that fails is :class:`LedgerUnavailable` (retriable),
+    except an integrity error, which the caller interprets."""
+    try:
+        with engine.begin() as connection:
+            yield connection
+    except IntegrityError:
+        raise
+    except SQLAlchemyError as error:
+        raise LedgerUnavailable(f"ledger database: {type(error).__name__}") from error
 
 
 def database_url(url: str) -> URL:

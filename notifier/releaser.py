@@ -17,34 +17,54 @@ from shared.logs import mask_phone
 log = logging.getLogger(__name__)
 
 
-def report_stuck(ledger: Ledger, older_than_s: float) -> int:
-    """Log every stuck row (a warning each) and return how many there are."""
-    stuck = ledger.stuck(older_than_s)
-    for entry in stuck:
-        notification = entry.notification
-        log.warning(
-            "stuck notification: left sending by a process that died; not re-sent "
-            "automatically, resolve with `python -m notifier resolve`",
-            extra={
-                "key": notification.key,
-                "document_id": notification.document_id,
-                "rule": notification.rule,
-                "state": notification.state,
-                "to": mask_phone(notification.phone),
-                "since": entry.updated_at.isoformat(),
-            },
-        )
-    return len(stuck)
+class StuckReporter:
+    """Logs each stuck row once per process: at start-up, then as further rows get stuck."""
+
+    def __init__(self, ledger: Ledger, older_than_s: float) -> None:
+        self._ledger = ledger
+        self._older_than_s = older_than_s
+        self._reported: set[str] = set()
+
+    def report(self) -> int:
+        """Log the rows stuck since the last call; how many are stuck in all."""
+        stuck = self._ledger.stuck(self._older_than_s)
+        for entry in stuck:
+            notification = entry.notification
+            if notification.key in self._reported:
+                continue
+            self._reported.add(notification.key)
+            log.warning(
+                "stuck notification: left sending by a process that died; not re-sent "
+                "automatically, resolve with `python -m notifier resolve`",
+                extra={
+                    "key": notification.key,
+                    "document_id": notification.document_id,
+                    "rule": notification.rule,
+                    "state": notification.state,
+                    "to": mask_phone(notification.phone),
+                    "since": entry.updated_at.isoformat(),
+                    "stuck_total": len(stuck),
+                },
+            )
+        return len(stuck)
 
 
 class HeldReleaser:
-    """``run()`` until ``stop`` is set: every ``interval_s``, send the rows that are due."""
+    """``run()`` until ``stop`` is set: every ``interval_s``, send the rows that are due
+    and report rows that got stuck."""
 
     def __init__(
-        self, ledger: Ledger, delivery: Delivery, stop: threading.Event, *, interval_s: float
+        self,
+        ledger: Ledger,
+        delivery: Delivery,
+        stuck: StuckReporter,
+        stop: threading.Event,
+        *,
+        interval_s: float,
     ) -> None:
         self._ledger = ledger
         self._delivery = delivery
+        self._stuck = stuck
         self._stop = stop
         self._interval_s = interval_s
 
@@ -52,6 +72,7 @@ class HeldReleaser:
         while not self._stop.is_set():
             try:
                 self.release_due()
+                self._stuck.report()
             except LedgerUnavailable as error:
                 log.warning("held messages not released", extra={"reason": str(error)})
             self._stop.wait(self._interval_s)

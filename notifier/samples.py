@@ -33,8 +33,8 @@ SAMPLE_DOCUMENT: dict[str, Any] = {
     "organization": {"name": "Acme Traders"},
     "attributes": {},
 }
-"""A complete enriched ``document`` of the seed order, including the fields the
-enricher does not fill yet (tags, contacts, attributes)."""
+"""A complete enriched ``document`` of the seed order, with every field rules read
+(tags, contacts and attributes included)."""
 
 
 def sample_document(

@@ -33,11 +33,15 @@ DatabaseUrl = Annotated[str, AfterValidator(_database_url)]
 
 
 class LedgerSettings(ServiceSettings):
-    """What the delivery ledger needs: the service and its operator commands read these."""
+    """What the delivery ledger and opt-outs need: the service and its operator commands
+    (``ledger``, ``resolve``, ``optout``) read these."""
 
     notifier_database_url: DatabaseUrl = "sqlite:///notifier-ledger.db"
     notifier_stuck_after_s: float = Field(default=300.0, ge=0)
     """A row still ``sending`` after this long is stuck: its sender died mid-send."""
+    default_phone_region: Annotated[str, AfterValidator(_region)] = "IN"
+    notifier_opt_out_attribute: str = "SMS opt-out"
+    """The counterparty attribute that, when set (yes, true, a ticked flag), stops SMS to it."""
 
 
 class NotifierSettings(ConsumerSettings, LedgerSettings):
@@ -49,7 +53,6 @@ class NotifierSettings(ConsumerSettings, LedgerSettings):
     twilio_api_url: HttpUrl = "https://api.twilio.com"
     sms_timeout_s: float = Field(default=10.0, gt=0)
     notifier_rules: Path | None = None
-    default_phone_region: Annotated[str, AfterValidator(_region)] = "IN"
     notify_timezone: ZoneInfo = ZoneInfo("Asia/Kolkata")
     """The zone dates are shown in to customers."""
     notifier_group_id: str = "notifier"

@@ -6,12 +6,14 @@ from contextlib import contextmanager
 from typing import TextIO
 
 import requests
+from sqlalchemy import Engine
 
 from notifier.delivery import Delivery, SendPolicy
 from notifier.handlers import NotifyHandler
 from notifier.ledger import Ledger
 from notifier.ledger_schema import open_engine
-from notifier.releaser import HeldReleaser, report_stuck
+from notifier.opt_outs import OptOutList, OptOutPolicy
+from notifier.releaser import HeldReleaser, StuckReporter
 from notifier.rules import RuleSet
 from notifier.settings import LedgerSettings, NotifierSettings
 from notifier.sms import ConsoleSender, HttpSender, SmsSender, TwilioSender
@@ -41,11 +43,11 @@ def build_sender(
 
 
 @contextmanager
-def open_ledger(settings: LedgerSettings) -> Iterator[Ledger]:
-    """The ledger on NOTIFIER_DATABASE_URL, its schema created if missing."""
+def open_database(settings: LedgerSettings) -> Iterator[Engine]:
+    """The ledger's database (NOTIFIER_DATABASE_URL), its schema created if missing."""
     engine = open_engine(settings.notifier_database_url)
     try:
-        yield Ledger(engine)
+        yield engine
     finally:
         engine.dispose()
 
@@ -56,8 +58,10 @@ def notifier_loop(
 ) -> Iterator[ConsumerLoop]:
     """A consumer loop ready to ``run()`` until ``stop`` is set, with the releaser of held
     messages running beside it; closes what it opened."""
-    with requests.Session() as session, open_ledger(settings) as ledger:
-        report_stuck(ledger, settings.notifier_stuck_after_s)
+    with requests.Session() as session, open_database(settings) as database:
+        ledger = Ledger(database)
+        stuck = StuckReporter(ledger, settings.notifier_stuck_after_s)
+        stuck.report()
         delivery = Delivery(
             ledger,
             build_sender(settings, session, stdout),
@@ -67,10 +71,15 @@ def notifier_loop(
                 backoff_cap_s=settings.notifier_send_backoff_cap_s,
             ),
         )
-        handler = NotifyHandler(rules, delivery, settings.default_phone_region)
+        opt_outs = OptOutPolicy(
+            OptOutList(database),
+            attribute_name=settings.notifier_opt_out_attribute,
+            region=settings.default_phone_region,
+        )
+        handler = NotifyHandler(rules, delivery, opt_outs, settings.default_phone_region)
         releaser = threading.Thread(
             target=HeldReleaser(
-                ledger, delivery, stop, interval_s=settings.notifier_release_interval_s
+                ledger, delivery, stuck, stop, interval_s=settings.notifier_release_interval_s
             ).run,
             name="held-releaser",
         )

@@ -1,9 +1,12 @@
 """The documents the sandbox serves, and how it renders one the way Kladana does.
 
-``documents.json`` stores every referenced object (agent, state, ...) expanded and
-every ``href`` relative to the API root; :func:`render` completes the hrefs with the
-sandbox's own URL and reduces references that were not asked for in ``expand`` to
-their ``meta``, as the real API does.
+``documents.json`` stores every referenced object (agent, state, ...) expanded, every
+collection (positions, contact persons) with all its ``rows``, and every ``href``
+relative to the API root; :func:`render` completes the hrefs with the sandbox's own URL
+and reduces references and collections that were not asked for in ``expand`` to their
+``meta``, as the real API does. An expanded collection keeps at most
+:data:`EXPANDED_ROWS_LIMIT` rows (its ``meta.size`` still counts them all); the value of
+an additional field that is a reference keeps its ``name``, expanded or not.
 """
 
 import json
@@ -15,6 +18,9 @@ SEED_ORDER_ID = "34efe2ee-015e-11e6-9464-e4de0000006b"
 """The Sales Order of the seed example: 5643, 10.06.2024, 50,000 rupees, Shipped."""
 
 _HREF_KEYS = frozenset({"href", "metadataHref"})
+
+EXPANDED_ROWS_LIMIT = 100
+"""Kladana expands no more rows of a collection than this (its rule for ``expand``)."""
 
 
 class SandboxDocuments:
@@ -62,10 +68,18 @@ def _render(value: Any, path: str, api_url: str, expand: frozenset[str]) -> Any:
         return value
     rendered: dict[str, Any] = {}
     for key, item in value.items():
-        item_path = f"{path}.{key}" if path else key
-        if isinstance(item, Mapping) and "meta" in item and item_path not in expand:
+        # A collection's rows are named by the collection's path: positions.assortment.
+        item_path = path if key == "rows" else f"{path}.{key}" if path else key
+        if isinstance(item, Mapping) and "meta" in item and not _stays(item_path, expand):
             item = {"meta": item["meta"]}
+        if key == "rows" and isinstance(item, list):
+            item = item[:EXPANDED_ROWS_LIMIT]
         if key in _HREF_KEYS and isinstance(item, str) and item.startswith("/"):
             item = api_url + item
         rendered[key] = _render(item, item_path, api_url, expand)
     return rendered
+
+
+def _stays(path: str, expand: frozenset[str]) -> bool:
+    """Whether the object at ``path`` is sent whole: expanded, or an attribute's value."""
+    return path in expand or path == "attributes.value" or path.endswith(".attributes.value")

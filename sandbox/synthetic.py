@@ -1,8 +1,9 @@
 """Documents made up from their id, so load tests can ask for thousands of distinct ones.
 
 A synthesized document is a bundled document of the same entity (the seed order for an
-entity with none bundled) with a new id, number, moment, sum, state, positions count
-and customer, all derived from the entity and id: asking twice gives the same answer.
+entity with none bundled) with a new id, number, moment, sum, state, positions (the
+template's rows repeated to a new count, with new ids) and customer, all derived from
+the entity and id: asking twice gives the same answer.
 """
 
 import copy
@@ -66,7 +67,7 @@ class Synthesizer:
             document["state"] = copy.deepcopy(dice.choice(states))
         document["agent"] = _customer(document["agent"], dice)
         if "positions" in document:
-            document["positions"]["meta"]["size"] = dice.randint(1, 5)
+            _set_positions(document["positions"], entity, dice.randint(1, 5), dice)
         return document
 
 
@@ -101,9 +102,33 @@ def _set_sum(document: dict[str, Any], template: Mapping[str, Any], total: int) 
             document[field] = round(template[field] * total / template["sum"])
 
 
+def _set_positions(positions: dict[str, Any], entity: str, size: int, dice: random.Random) -> None:
+    """``size`` positions: the template's rows over again, each with an id of its own."""
+    positions["meta"]["size"] = size
+    template_rows = positions.get("rows") or []
+    if template_rows:
+        positions["rows"] = [
+            _with_new_id(template_rows[index % len(template_rows)], entity, _dice_id(dice))
+            for index in range(size)
+        ]
+
+
+def _with_new_id(row: Mapping[str, Any], entity: str, new_id: str) -> dict[str, Any]:
+    renamed: dict[str, Any] = _retarget(row, entity, entity, row["id"], new_id, key="")
+    renamed["id"] = new_id
+    return renamed
+
+
+def _dice_id(dice: random.Random) -> str:
+    return str(uuid.UUID(int=dice.getrandbits(128), version=4))
+
+
 def _customer(template_agent: Mapping[str, Any], dice: random.Random) -> dict[str, Any]:
-    agent = copy.deepcopy(dict(template_agent))
-    agent_id = str(uuid.UUID(int=dice.getrandbits(128), version=4))
+    agent_id = _dice_id(dice)
+    # The contact persons' hrefs name their counterparty: they follow it to its new id.
+    agent: dict[str, Any] = _retarget(
+        template_agent, "counterparty", "counterparty", template_agent["id"], agent_id, key=""
+    )
     first, last = dice.choice(_FIRST_NAMES), dice.choice(_LAST_NAMES)
     # An Indian mobile: ten digits, the first 6 to 9, written as people write them.
     digits = str(dice.randint(6, 9)) + "".join(str(dice.randrange(10)) for _ in range(9))

@@ -1,6 +1,7 @@
 """Validation of events against their published JSON Schemas (``shared/schemas``)."""
 
 import json
+from collections.abc import Sequence
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -30,10 +31,20 @@ def validate_envelope(envelope: dict[str, Any]) -> None:
     spec = EVENT_SPECS.get(str(envelope.get("type")))
     if spec is None:
         raise ContractViolation(f"no schema for event type {envelope.get('type')!r}")
-    error = best_match(validator_for(spec.schema_name).iter_errors(envelope))
+    _check(spec.schema_name, envelope)
+
+
+def validate_headers(schema_name: str, headers: Sequence[tuple[str, bytes]]) -> None:
+    """Check a record's headers, each read as UTF-8 text, against ``schema_name``
+    (``dead-letter-headers.v1``, ``retry-headers.v1``)."""
+    _check(schema_name, {name: value.decode("utf-8", "replace") for name, value in headers})
+
+
+def _check(schema_name: str, instance: dict[str, Any]) -> None:
+    error = best_match(validator_for(schema_name).iter_errors(instance))
     if error is not None:
         where = "/".join(str(part) for part in error.absolute_path) or "(root)"
-        raise ContractViolation(f"{spec.schema_name} at {where}: {error.message}")
+        raise ContractViolation(f"{schema_name} at {where}: {error.message}")
 
 
 def validate_event(event: CloudEvent) -> None:

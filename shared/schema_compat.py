@@ -5,6 +5,10 @@ constraints. So, from the released schema to the current one of the same version
 
 - removing a property, or making a required one optional, breaks it;
 - changing a ``type``, ``const``, ``format`` or ``pattern`` breaks it;
+- ``anyOf``/``oneOf``/``allOf`` must keep their branches, in number and order; each
+  branch is compared with its released self by these same rules (so a property may be
+  added to the object branch of ``{"oneOf": [{"type": "null"}, {"type": "object"}]}``;
+  keep the branches of a ``oneOf`` disjoint when you do);
 - tightening a constraint breaks it (a larger minimum, a smaller maximum, fewer ``enum``
   values, an optional property made required, ``additionalProperties: false``), since
   events that subscribers have stored or replay no longer validate;
@@ -24,12 +28,14 @@ Schema = Mapping[str, Any]
 
 _LOWER_BOUNDS = ("minLength", "minimum", "exclusiveMinimum", "minItems", "minProperties")
 _UPPER_BOUNDS = ("maxLength", "maximum", "exclusiveMaximum", "maxItems", "maxProperties")
-_MUST_STAY = ("type", "const", "format", "pattern", "anyOf", "oneOf", "allOf", "not")
+_MUST_STAY = ("type", "const", "format", "pattern", "not")
+_COMBINATORS = ("anyOf", "oneOf", "allOf")
 _UNDERSTOOD = frozenset(
     (
         *_LOWER_BOUNDS,
         *_UPPER_BOUNDS,
         *_MUST_STAY,
+        *_COMBINATORS,
         "enum",
         "required",
         "properties",
@@ -70,6 +76,7 @@ class _Walk:
             before, after = old.get(keyword), new.get(keyword)
             if before != after:
                 yield f"{where}: {keyword} changed from {before!r} to {after!r}"
+        yield from self._branches(old, new, where, seen)
         yield from _bounds(old, new, where)
         yield from _enum(old, new, where)
         yield from self._object(old, new, where, seen)
@@ -78,6 +85,21 @@ class _Walk:
                 yield f"{where}/items: item schema removed"
             else:
                 yield from self.compare(old["items"], new["items"], f"{where}/items", seen)
+
+    def _branches(
+        self, old: Schema, new: Schema, where: str, seen: frozenset[tuple[str, str]]
+    ) -> Iterator[str]:
+        for keyword in _COMBINATORS:
+            before, after = old.get(keyword), new.get(keyword)
+            if before == after:
+                continue
+            if isinstance(before, list) and isinstance(after, list) and len(before) == len(after):
+                for index, (old_branch, new_branch) in enumerate(zip(before, after, strict=True)):
+                    yield from self.compare(
+                        old_branch, new_branch, f"{where}/{keyword}/{index}", seen
+                    )
+            else:
+                yield f"{where}: {keyword} changed from {before!r} to {after!r}"
 
     def _object(
         self, old: Schema, new: Schema, where: str, seen: frozenset[tuple[str, str]]

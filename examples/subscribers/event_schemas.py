@@ -4,6 +4,7 @@ Shared by the example subscribers. Copy it with them: it needs only ``jsonschema
 (and the schema files from ``shared/schemas`` of the pipeline's repository).
 """
 
+import argparse
 import json
 from pathlib import Path
 from typing import Any
@@ -53,3 +54,14 @@ def describe(event: dict[str, Any]) -> str:
     document = (event.get("data") or {}).get("document") or {}
     state = f" state={document['state']}" if document.get("state") else ""
     return f"{event['type']} id={event['id']} document={event['subject']}{state}"
+
+
+def subscriber_arguments(description: str, default_group: str) -> argparse.Namespace:
+    """The command line both example subscribers take."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--bootstrap", default="localhost:9092")
+    parser.add_argument("--topic", default="kladana.documents.enriched")
+    parser.add_argument("--group", default=default_group)
+    parser.add_argument("--max-records", type=int, help="stop after this many records")
+    parser.add_argument("--idle-timeout-s", type=float, help="stop when nothing came this long")
+    return parser.parse_args()

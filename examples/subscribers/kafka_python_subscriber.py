@@ -8,21 +8,14 @@ should park those, not crash). Commits offsets after printing: at least once, so
 print an event again after a restart; de-duplicate on the event's ``source`` + ``id``.
 """
 
-import argparse
 import sys
 
-from event_schemas import EventSchemas, InvalidEvent, describe
+from event_schemas import EventSchemas, InvalidEvent, describe, subscriber_arguments
 from kafka import KafkaConsumer
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--bootstrap", default="localhost:9092")
-    parser.add_argument("--topic", default="kladana.documents.enriched")
-    parser.add_argument("--group", default="example-kafka-python")
-    parser.add_argument("--max-records", type=int, help="stop after this many records")
-    parser.add_argument("--idle-timeout-s", type=float, help="stop when nothing came this long")
-    args = parser.parse_args()
+    args = subscriber_arguments(__doc__.split("\n\n")[0], "example-kafka-python")
 
     schemas = EventSchemas()
     idle = {"consumer_timeout_ms": args.idle_timeout_s * 1000} if args.idle_timeout_s else {}

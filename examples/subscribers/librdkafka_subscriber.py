@@ -10,22 +10,15 @@ cannot talk to the embedded test broker):
 ``kcat -C -b localhost:9092 -G my-team kladana.documents.enriched``.
 """
 
-import argparse
 import sys
 import time
 
 from confluent_kafka import Consumer, KafkaException
-from event_schemas import EventSchemas, InvalidEvent, describe
+from event_schemas import EventSchemas, InvalidEvent, describe, subscriber_arguments
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--bootstrap", default="localhost:9092")
-    parser.add_argument("--topic", default="kladana.documents.enriched")
-    parser.add_argument("--group", default="example-librdkafka")
-    parser.add_argument("--max-records", type=int, help="stop after this many records")
-    parser.add_argument("--idle-timeout-s", type=float, help="stop when nothing came this long")
-    args = parser.parse_args()
+    args = subscriber_arguments(__doc__.split("\n\n")[0], "example-librdkafka")
 
     schemas = EventSchemas()
     consumer = Consumer(

@@ -42,6 +42,7 @@ def pipeline(
             "INGEST_PORT": str(ingest_port),
             "INGEST_TOKEN": "e2e-secret",
             "INGEST_SPOOL_DIR": str(tmp_path / "spool"),
+            "NOTIFIER_DATABASE_URL": f"sqlite:///{tmp_path / 'notifier-ledger.db'}",
             "KLADANA_API_URL": f"{sandbox.url}/api/remap/1.2",
             "KLADANA_TOKEN": "e2e-token",
             "ENRICHER_GROUP_ID": f"{topics.group_prefix}-enricher",

@@ -15,6 +15,7 @@ from pydantic import SecretStr
 from enricher.errors import KladanaAuthFailed, KladanaUnavailable
 from enricher.settings import EnricherSettings
 from enricher.wiring import open_batch_loop
+from shared.contracts import validate_headers
 from shared.events import DOCUMENT_UNAVAILABLE, ENRICHED_DOCUMENT, to_record
 from shared.health import Readiness
 from tests.conftest import KafkaRecordView, PipelineTopics, ReadTopic
@@ -136,6 +137,7 @@ def test_a_transient_failure_parks_on_the_retry_topic_until_due_then_is_enriched
         raw.get_id() for raw in raws
     )
     assert parked.headers["retry.attempt"] == b"1"
+    validate_headers("retry-headers.v1", list(parked.headers.items()))
     not_before = datetime.fromisoformat(parked.headers["retry.not_before"].decode())
     second_call = [at for _, document_id, at in source.calls if document_id == "flaky"][1]
     assert second_call >= not_before.timestamp()
@@ -157,6 +159,7 @@ def test_when_the_retry_budget_is_spent_the_event_is_dead_lettered(
     assert source.calls_for("down") == 6  # 3 rounds of 1 call + 1 quick retry
     assert letter.value == to_record(raw).value
     assert letter.headers["dlq.attempts"] == b"3"
+    validate_headers("dead-letter-headers.v1", list(letter.headers.items()))
     assert letter.headers["dlq.reason"].startswith(b"gave up after 3 attempts")
     assert not [name for name in letter.headers if name.startswith("retry.")]
     assert read_topic(topics.enriched) == []
@@ -179,6 +182,7 @@ def test_a_404_is_dead_lettered_with_kladanas_answer_and_announced_unavailable(
     assert letter.headers["dlq.status"] == b"404"
     assert b'"code": 1021' in letter.headers["dlq.body"]
     assert letter.headers["dlq.error"] == b"DocumentNotFound"
+    validate_headers("dead-letter-headers.v1", list(letter.headers.items()))
     assert raw_ids(by_type(enriched, DOCUMENT_UNAVAILABLE.type)) == [gone.get_id()]
     assert raw_ids(by_type(enriched, ENRICHED_DOCUMENT.type)) == [present.get_id()]
 

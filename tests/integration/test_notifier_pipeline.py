@@ -2,8 +2,9 @@
 
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from cloudevents.core.v1.event import CloudEvent
@@ -12,7 +13,7 @@ from devstack.http_server import BackgroundServer
 from notifier.rules import RuleSet
 from notifier.settings import NotifierSettings
 from notifier.wiring import notifier_loop
-from shared.contracts import validate_event
+from shared.contracts import validate_event, validate_headers
 from shared.events import Record, to_record
 from tests.conftest import PipelineTopics, ReadTopic
 from tests.helpers import SEED_DOCUMENT_ID as DOCUMENT_ID
@@ -45,13 +46,16 @@ def _group(topics: PipelineTopics) -> str:
 
 
 @contextmanager
-def _running_notifier(bootstrap: str, topics: PipelineTopics, sms_url: str) -> Iterator[None]:
+def _running_notifier(
+    bootstrap: str, topics: PipelineTopics, sms_url: str, ledger_dir: Path
+) -> Iterator[None]:
     """The notifier's loop in a thread, wired as ``python -m notifier`` wires it."""
     settings = NotifierSettings(
         **topics.settings(bootstrap),
         notifier_group_id=_group(topics),
         sms_provider="http",
         sms_http_url=sms_url,
+        notifier_database_url=f"sqlite:///{ledger_dir / 'ledger.db'}",
     )
     stop = threading.Event()
     with (
@@ -70,6 +74,7 @@ def test_the_seed_event_sends_one_sms_and_an_unmatched_state_none(
     topics: PipelineTopics,
     read_topic: ReadTopic,
     provider: tuple[FakeProvider, str],
+    tmp_path: Path,
 ) -> None:
     fake, url = provider
     # One document, one partition: the unmatched event is handled before the seed.
@@ -78,7 +83,7 @@ def test_the_seed_event_sends_one_sms_and_an_unmatched_state_none(
         topics.enriched,
         [_record(enriched_event(state="New")), _record(enriched_event())],
     )
-    with _running_notifier(kafka_bootstrap, topics, url):
+    with _running_notifier(kafka_bootstrap, topics, url, tmp_path):
         assert wait_until(lambda: len(fake.requests) >= 1)
     (sent,) = fake.requests
     body = sent["json"]
@@ -92,35 +97,17 @@ def test_a_malformed_record_is_dead_lettered_and_later_events_still_sent(
     topics: PipelineTopics,
     read_topic: ReadTopic,
     provider: tuple[FakeProvider, str],
+    tmp_path: Path,
 ) -> None:
     fake, url = provider
     malformed = Record(key=DOCUMENT_ID.encode(), value=b"this is not a CloudEvent")
     publish_records(kafka_bootstrap, topics.enriched, [malformed, _record(enriched_event())])
-    with _running_notifier(kafka_bootstrap, topics, url):
+    with _running_notifier(kafka_bootstrap, topics, url, tmp_path):
         assert wait_until(lambda: len(fake.requests) >= 1)
         (letter,) = read_topic(topics.dead_letter, count=1)
     assert letter.value == malformed.value
     assert "CloudEvent" in letter.headers["dlq.reason"].decode()
     assert letter.headers["dlq.group"].decode() == _group(topics)
+    validate_headers("dead-letter-headers.v1", list(letter.headers.items()))
     (sent,) = fake.requests
     assert sent["json"]["text"] == SEED_TEXT
-
-
-def test_a_provider_failing_twice_ends_in_a_sent_sms(
-    kafka_bootstrap: str,
-    topics: PipelineTopics,
-    read_topic: ReadTopic,
-    committed_total: Callable[[str], int],
-    provider: tuple[FakeProvider, str],
-) -> None:
-    fake, url = provider
-    fake.answers.extend([(500, {}, {"error": "down"}), (500, {}, {"error": "down"})])
-    publish_records(kafka_bootstrap, topics.enriched, [_record(enriched_event())])
-    with _running_notifier(kafka_bootstrap, topics, url):
-        assert wait_until(lambda: committed_total(_group(topics)) == 1)
-    assert len(fake.requests) == 3
-    assert fake.answers == []  # the third request got the 200
-    bodies = [sent["json"] for sent in fake.requests]
-    assert all(body == bodies[0] for body in bodies)  # same text and idempotency key
-    assert bodies[0]["text"] == SEED_TEXT
-    assert read_topic(topics.dead_letter) == []

@@ -26,7 +26,8 @@ def _environment(**variables: str) -> dict[str, str]:
     environment = {
         name: value
         for name, value in os.environ.items()
-        if name not in ("NOTIFIER_RULES", "SMS_PROVIDER", "NOTIFIER_GROUP_ID")
+        if name
+        not in ("NOTIFIER_RULES", "SMS_PROVIDER", "NOTIFIER_GROUP_ID", "NOTIFIER_DATABASE_URL")
     }
     environment.update(variables)
     return environment
@@ -76,6 +77,7 @@ def test_the_service_prints_the_seed_sms_and_exits_cleanly_on_sigterm(
             **topics.environment(kafka_bootstrap),
             SMS_PROVIDER="console",
             NOTIFIER_GROUP_ID=f"{topics.group_prefix}-notifier",
+            NOTIFIER_DATABASE_URL=f"sqlite:///{tmp_path / 'notifier-ledger.db'}",
         ),
         stdout=subprocess.PIPE,
         stderr=log_file,

@@ -130,3 +130,19 @@ def test_the_unavailable_event_says_which_raw_event_and_document_and_why() -> No
         "status": 404,
         "reason": f"Kladana answered 404 for customerorder/{SEED_ID}: not found",
     }
+
+
+def test_the_events_answering_one_raw_event_always_get_the_same_ids() -> None:
+    def event_id(record: Record) -> str:
+        identifier: str = json.loads(record.value)["id"]
+        return identifier
+
+    first = enriched_record(_request(), SEED_ORDER, timezone=MOSCOW)
+    again = enriched_record(_request(), {**SEED_ORDER, "sum": 7}, timezone=MOSCOW)
+    other = enriched_record(
+        DocumentRequest("raw-2", SEED_ID, _request().transaction_type), SEED_ORDER, timezone=MOSCOW
+    )
+    gone = unavailable_record(_request(), not_found(SEED_ID))
+    assert event_id(first) == event_id(again)
+    assert len({event_id(first), event_id(other), event_id(gone)}) == 3
+    assert event_id(gone) == event_id(unavailable_record(_request(), not_found(SEED_ID)))

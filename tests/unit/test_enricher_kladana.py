@@ -27,6 +27,7 @@ from enricher.kladana import (
     RATE_WINDOW_S,
     KladanaClient,
     describe_error_body,
+    error_codes,
     header_count,
     retry_after_s,
 )
@@ -60,6 +61,10 @@ class RecordingLimiter(RequestLimiter):
         self.observed.append((remaining, retry_after_s, limit))
         self.events.append("observed")
         super().observe(remaining, retry_after_s, limit)
+
+    def count_abandoned(self, for_s: float) -> None:
+        self.events.append(f"abandoned for {for_s}s")
+        super().count_abandoned(for_s)
 
 
 def make_client(
@@ -144,7 +149,8 @@ def test_sends_bearer_token_gzip_and_expand_and_decodes_the_gzip_answer(
     assert seen["Authorization"] == f"Bearer {TOKEN}"
     assert "gzip" in seen["Accept-Encoding"]
     assert seen["uri"] == (
-        "/api/remap/1.2/entity/customerorder/abc?expand=agent,state,organization,rate.currency"
+        "/api/remap/1.2/entity/customerorder/abc?expand=agent,agent.contactpersons,state,"
+        "organization,rate.currency,positions,positions.assortment"
     )
 
 
@@ -168,6 +174,11 @@ def test_fetches_the_seed_order_expanded_from_the_sandbox() -> None:
     assert order["state"]["name"] == "Shipped"
     assert order["rate"]["currency"]["isoCode"] == "INR"
     assert order["organization"]["name"]
+    assert [row["assortment"]["name"] for row in order["positions"]["rows"]] == [
+        "Voltas 1.5 Ton 3 Star Split AC",
+        "Copper installation kit, 3 m",
+    ]
+    assert order["agent"]["contactpersons"]["rows"] == []
 
 
 @pytest.mark.parametrize(
@@ -279,6 +290,38 @@ def test_rate_limit_waits_as_long_as_kladana_says_in_milliseconds(
     # Every caller is paused, not only the one that got the 429.
     assert limiter.observed == [(0, 1.5, 45)]
     assert limiter.events == ["slot taken", "observed", "slot released"]
+
+
+@pytest.mark.parametrize(("code", "abandoned"), [(1073, True), (1049, False)])
+def test_a_parallel_limit_429_counts_one_request_more_in_flight_for_a_window(
+    kladana: tuple[ScriptedKladana, KladanaClient],
+    limiter: RecordingLimiter,
+    code: int,
+    abandoned: bool,
+) -> None:
+    # A 1073 says Kladana serves more of our requests than the limiter counts.
+    script, client = kladana
+    script.status = 429
+    script.body, script.headers = _gzip_json({"errors": [{"error": "Too many", "code": code}]})
+    with pytest.raises(KladanaUnavailable):
+        client.fetch_document("customerorder", "abc")
+    counted = ["observed", f"abandoned for {RATE_WINDOW_S}s"] if abandoned else ["observed"]
+    assert limiter.events == ["slot taken", *counted, "slot released"]
+
+
+@pytest.mark.parametrize(
+    ("body", "codes"),
+    [
+        ('{"errors": [{"error": "a", "code": 1073}, {"error": "b", "code": 1049}]}', {1073, 1049}),
+        ('{"errors": [{"error": "a", "code": "1073"}, "odd", {"error": "b"}]}', set()),
+        ('{"errors": "none"}', set()),
+        ("[1073]", set()),
+        ("<html>429 Too Many Requests</html>", set()),
+        ("", set()),
+    ],
+)
+def test_error_codes_are_read_defensively(body: str, codes: set[int]) -> None:
+    assert error_codes(body) == codes
 
 
 def test_rate_limit_without_a_wait_still_waits_a_full_window(
@@ -404,6 +447,20 @@ def test_a_slow_answer_times_out_as_retriable() -> None:
         client = make_client(session, server.url, timeout_s=0.2)
         with pytest.raises(KladanaUnavailable, match=r"did not answer within 0\.2s"):
             client.fetch_document("customerorder", "abc")
+
+
+def test_a_request_given_up_on_keeps_its_parallel_slot_for_another_timeout() -> None:
+    # Kladana still serves it and counts it: a new request now would get a 1073.
+    script = ScriptedKladana(delay_s=3.0)
+    limiter = RequestLimiter(max_parallel=1)
+    with BackgroundServer(script.app()) as server, requests.Session() as session:
+        client = make_client(session, server.url, timeout_s=1.0, limiter=limiter)
+        with pytest.raises(KladanaUnavailable, match="did not answer"):
+            client.fetch_document("customerorder", "abc")
+        with pytest.raises(NoRequestSlot), limiter.slot(timeout=0.1):
+            pytest.fail("a slot Kladana still holds was given out")
+        with limiter.slot(timeout=5):
+            pass  # and it comes back
 
 
 @pytest.mark.parametrize(

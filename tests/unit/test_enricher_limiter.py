@@ -182,6 +182,18 @@ def test_a_timeout_gives_up_without_a_slot() -> None:
     assert clock.sleeps == [1.0]
 
 
+def test_an_abandoned_request_counts_against_the_parallel_cap_until_its_time_is_up() -> None:
+    clock = FakeClock()
+    limiter = fake_limiter(clock, units=45, max_parallel=2)
+    with limiter.slot():
+        limiter.count_abandoned(2.0)  # timed out: Kladana may serve it 2 s more
+    with limiter.slot():
+        take(limiter, 1)  # one slot is held, the other counted abandoned: wait it out
+    assert clock.sleeps == [2.0]
+    take(limiter, 2)
+    assert clock.sleeps == [2.0]
+
+
 def test_parallel_requests_are_capped_across_threads() -> None:
     limiter = RequestLimiter(units=45, max_parallel=3)
     lock = threading.Lock()

@@ -8,10 +8,11 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from enricher.documents import to_document
+from enricher.kladana import EXPAND
 from notifier.__main__ import COMMANDS, main
 from notifier.check_rules import check_rules
 from notifier.rules import RuleSet
-from sandbox.documents import SandboxDocuments
+from sandbox.documents import SandboxDocuments, expand_paths, render
 from shared.kladana_types import TRANSACTION_TYPES
 from tests.helpers import ROOT, enriched_event
 
@@ -78,9 +79,10 @@ def test_a_missing_file_exits_1(tmp_path: Path) -> None:
 
 
 def _sandbox_documents(tmp_path: Path) -> list[Path]:
-    """What the enricher makes today of every sandbox document, as JSON files."""
+    """What the enricher makes of every sandbox document, fetched with its expand."""
     paths = []
-    for index, kladana in enumerate(SandboxDocuments.bundled()):
+    for index, stored in enumerate(SandboxDocuments.bundled()):
+        kladana = render(stored, api_url="http://sandbox.test", expand=expand_paths(EXPAND))
         kind = TRANSACTION_TYPES.by_entity(kladana["meta"]["type"])
         assert kind is not None
         document = to_document(kladana, transaction_type=kind, timezone=ZoneInfo("Europe/Moscow"))
@@ -90,23 +92,78 @@ def _sandbox_documents(tmp_path: Path) -> list[Path]:
     return paths
 
 
-def test_the_examples_work_on_what_the_enricher_produces_today(tmp_path: Path) -> None:
+def test_the_examples_work_on_what_the_enricher_produces(tmp_path: Path) -> None:
     documents = _sandbox_documents(tmp_path)
     status, out, err = _check(ROOT / "examples" / "rules" / "customer-messages.toml", documents)
     assert (status, err) == (0, "")
     assert "  sample:" not in out
+    # The order names its courier in an additional field: the rule that shows it wins.
     assert (
-        "\norder-shipped: CustomerOrder entering state 'Shipped', when attributes.Delivery service"
-        " is not set, quiet 21:00-09:00 Asia/Kolkata\n"
+        "\norder-shipped-with-courier: CustomerOrder entering state 'Shipped', when"
+        " attributes.Delivery service is set, quiet 21:00-09:00 Asia/Kolkata\n"
         "  document 34efe2ee-015e-11e6-9464-e4de0000006b: matched\n"
         "  to: counterparty phone (***********3210)\n"
-        "  text: Dear Priya Sharma, your order 5643 of 10.06.2024 (50,000 rupees) has been handed"
-        " over to the delivery service.\n"
+        "  text: Dear Priya Sharma, your order 5643 of 10.06.2024 (50,000 rupees) is on its way"
+        " with BlueDart.\n"
+    ) in out
+    assert (
+        "  document 34efe2ee-015e-11e6-9464-e4de0000006b: did not match"
+        " (not attributes.Delivery service is not set)\n"
     ) in out
     assert "did not match (state 'New')" in out
     assert "We have received your payment 00031 of ₹25,000. Thank you," in out
-    # The enricher gives no contact persons yet: the return has no phone to text.
-    assert "to: first contact person (no phone in this document)" in out
+    # The return's SMS goes to the counterparty's first contact person, Neha Desai.
+    assert (
+        "  document a60041c8-eb25-11f1-9b6e-02fc00000001: matched\n"
+        "  to: first contact person (***********4556)\n"
+    ) in out
+
+
+def test_rules_on_tags_attributes_and_contacts_work_on_the_enrichers_output(
+    tmp_path: Path,
+) -> None:
+    documents = _sandbox_documents(tmp_path)
+    status, out, err = _check(ROOT / "examples" / "rules" / "staff-alerts.toml", documents)
+    assert (status, err) == (0, "")
+    assert (
+        "staff-vip-return: SalesReturn entering state 'Accepted', when agent.tags contains 'vip'\n"
+        "  document a60041c8-eb25-11f1-9b6e-02fc00000001: matched\n"
+    ) in out
+    rules = tmp_path / "rules.toml"
+    rules.write_text(
+        "[[rule]]\n"
+        'name = "west-shipment"\n'
+        'type = "Demand"\n'
+        'state = "Shipped"\n'
+        'template = "{number}: {attributes.Packages} packages in {attributes.Vehicle number}."\n'
+        'recipient = { contact = "suresh patil" }\n'
+        "[rule.when]\n"
+        '"agent.attributes.Sales region" = "West"\n'
+        'agent.tags = { contains = "wholesale" }\n'
+        "\n"
+        "[[rule]]\n"
+        'name = "urgent-order"\n'
+        'type = "CustomerOrder"\n'
+        'state = "New"\n'
+        'template = "Order {number} is {attributes.Priority} priority."\n'
+        'recipient = { phone = "+91 98765 00000" }\n'
+        "[rule.when]\n"
+        '"attributes.Priority" = "high"\n'
+        '"attributes.Gift wrap" = true\n'
+    )
+    status, out, err = _check(rules, documents)
+    assert (status, err) == (0, "")
+    assert (
+        "  document a5fcb648-eb25-11f1-b795-02fc00000001: matched\n"
+        "  to: contact person 'suresh patil' (***********1223)\n"
+        "  text: 00012: 3 packages in MH 15 AB 1234.\n"
+    ) in out
+    # A custom list value ("Priority") is compared by its name.
+    assert (
+        "  document a5f2022a-eb25-11f1-a1e8-02fc00000001: matched\n"
+        "  to: fixed number (***********0000)\n"
+        "  text: Order 5644 is High priority.\n"
+    ) in out
 
 
 def test_a_document_given_as_an_enriched_event_works_too(tmp_path: Path) -> None:

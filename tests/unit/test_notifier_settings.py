@@ -73,6 +73,10 @@ def test_the_twilio_provider_needs_each_of_its_variables(
         ("SMS_PROVIDER", "pigeon"),
         ("SMS_HTTP_URL", "ftp://sms.example"),
         ("SMS_TIMEOUT_S", "0"),
+        ("NOTIFIER_DATABASE_URL", "mysql://root:hunter2@db/ledger"),
+        ("NOTIFIER_DATABASE_URL", "not a url"),
+        ("NOTIFIER_SEND_ATTEMPTS", "0"),
+        ("NOTIFIER_STUCK_AFTER_S", "-1"),
     ],
 )
 def test_malformed_values_are_named(
@@ -94,3 +98,23 @@ def test_the_sender_follows_the_provider(monkeypatch: pytest.MonkeyPatch) -> Non
         assert isinstance(build_sender(load_settings(NotifierSettings), session, out), HttpSender)
         _twilio_environment(monkeypatch)
         assert isinstance(build_sender(load_settings(NotifierSettings), session, out), TwilioSender)
+
+
+def test_the_ledger_defaults_to_a_sqlite_file_and_reads_postgresql_urls(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = load_settings(NotifierSettings)
+    assert settings.notifier_database_url == "sqlite:///notifier-ledger.db"
+    assert settings.notifier_send_attempts == 3
+    assert settings.notifier_stuck_after_s == 300
+    monkeypatch.setenv("NOTIFIER_DATABASE_URL", "postgresql://notifier:pw@db:5432/ledger")
+    assert load_settings(NotifierSettings).notifier_database_url.startswith("postgresql://")
+
+
+def test_a_bad_database_url_is_named_without_its_password(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("NOTIFIER_DATABASE_URL", "mysql://root:hunter2@db/ledger")
+    with pytest.raises(SettingsError, match="NOTIFIER_DATABASE_URL") as raised:
+        load_settings(NotifierSettings)
+    assert "hunter2" not in str(raised.value)

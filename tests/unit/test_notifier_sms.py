@@ -85,6 +85,17 @@ def test_twilio_sender_posts_the_form_with_basic_auth_and_returns_the_sid(
     assert seen["authorization"] == "Basic " + base64.b64encode(f"AC123:{TOKEN}".encode()).decode()
 
 
+def test_a_rules_sender_replaces_the_default_one(provider: tuple[FakeProvider, str]) -> None:
+    fake, url = provider
+    branded = Sms(to=SMS.to, text=SMS.text, idempotency_key=SMS.idempotency_key, sender="ACMESHOP")
+    with requests.Session() as session:
+        _twilio(url, session).send(branded)
+        HttpSender(session, url + "/sms", timeout_s=5).send(branded)
+    twilio, http = fake.requests
+    assert twilio["form"]["From"] == "ACMESHOP"
+    assert http["json"]["sender"] == "ACMESHOP"
+
+
 @pytest.mark.parametrize("status", [500, 502, 503, 429])
 @pytest.mark.parametrize("kind", ["http", "twilio"])
 def test_throttling_and_server_errors_are_retriable(

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
+from enricher.kladana import EXPAND
 from sandbox.app import create_app
 from sandbox.documents import SEED_ORDER_ID
 
@@ -98,6 +99,21 @@ def test_the_seed_order_with_everything_expanded(client: FlaskClient) -> None:
     assert order["organization"]["name"]
     assert order["rate"]["currency"]["isoCode"] == "INR"
     assert order["agent"]["meta"]["href"].startswith(f"{BASE}/api/remap/1.2/entity/counterparty/")
+
+
+def test_the_enrichers_expand_answers_positions_and_contacts_in_one_request(
+    client: FlaskClient,
+) -> None:
+    demand = "/api/remap/1.2/entity/demand/a5fcb648-eb25-11f1-b795-02fc00000001"
+    shipment = _json(_get(client, demand, GOOD, expand=EXPAND))
+    [first, *_] = shipment["positions"]["rows"]
+    assert first["assortment"]["name"] == "Stanley 16 oz claw hammer"
+    assert first["quantity"] == 4.0
+    assert len(shipment["positions"]["rows"]) == shipment["positions"]["meta"]["size"] == 4
+    contacts = shipment["agent"]["contactpersons"]["rows"]
+    assert [person["name"] for person in contacts] == ["Suresh Patil", "Accounts desk"]
+    assert shipment["agent"]["tags"] == ["wholesale"]
+    assert shipment["state"]["name"] == "Shipped"
 
 
 def test_without_expand_references_are_only_their_meta(client: FlaskClient) -> None:

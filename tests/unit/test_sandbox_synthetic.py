@@ -8,6 +8,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from enricher.documents import to_document
+from enricher.kladana import EXPAND
 from sandbox.app import create_app
 from sandbox.catalog import TRANSACTION_ENTITIES
 from sandbox.documents import SEED_ORDER_ID
@@ -24,7 +25,7 @@ from tests.unit.sandbox_client import (
     set_knobs,
 )
 
-EVERYTHING = "agent,state,organization,rate.currency"
+EVERYTHING = EXPAND
 INDIAN_MOBILE = re.compile(r"^\+91 [6-9]\d{4} \d{5}$")
 KLADANA_TIME = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.000$")
 ROOMY = RateLimits(units=100_000, max_parallel=100)
@@ -76,6 +77,18 @@ def test_any_uuid_of_a_transaction_entity_is_a_whole_document(
         assert positions["type"].endswith("position")  # invoiceout's are "invoiceposition"
         assert positions["href"].endswith(f"/entity/{entity}/{document_id}/positions")
         assert 1 <= positions["size"] <= 5
+        rows = document["positions"]["rows"]
+        assert len(rows) == positions["size"]
+        assert len({row["id"] for row in rows}) == len(rows)
+        for row in rows:
+            assert row["meta"]["href"].endswith(f"/{document_id}/positions/{row['id']}")
+            assert row["assortment"]["name"]
+    agent_href = document["agent"]["meta"]["href"]
+    contacts = document["agent"]["contactpersons"]
+    assert contacts["meta"]["href"] == f"{agent_href}/contactpersons"
+    for person in contacts["rows"]:
+        assert person["meta"]["href"].startswith(f"{agent_href}/contactpersons/")
+        assert person["agent"]["meta"]["href"] == agent_href
 
 
 @pytest.mark.parametrize("entity", ENRICHABLE)
@@ -89,6 +102,9 @@ def test_synthesized_documents_enrich_cleanly(client: FlaskClient, entity: str) 
     assert enriched["number"] == document["name"]
     assert enriched["state"] == document["state"]["name"]
     assert enriched["sum"]["currency"] == "INR"
+    if enriched["positions"] is not None:
+        assert enriched["positions_complete"] is True
+        assert all(position["name"] for position in enriched["positions"])
 
 
 def test_the_same_id_is_the_same_document_and_ids_differ(client: FlaskClient) -> None:

@@ -80,6 +80,36 @@ def test_retyping_a_property_breaks() -> None:
     assert problem.startswith(f"{DOCUMENT_PATH}/properties/number: type changed")
 
 
+def agent_object(schema: dict[str, Any]) -> dict[str, Any]:
+    """The object branch of the document's nullable ``agent``."""
+    [branch] = [b for b in document(schema)["properties"]["agent"]["oneOf"] if "properties" in b]
+    found: dict[str, Any] = branch
+    return found
+
+
+def test_adding_a_property_inside_a_oneof_branch_is_compatible() -> None:
+    def add(schema: dict[str, Any]) -> None:
+        agent_object(schema)["properties"]["fax"] = {"type": ["string", "null"]}
+
+    assert changed(add) == []
+
+
+def test_retyping_inside_a_oneof_branch_breaks() -> None:
+    def retype(schema: dict[str, Any]) -> None:
+        agent_object(schema)["properties"]["phone"] = {"type": "integer"}
+
+    [problem] = changed(retype)
+    assert problem.startswith(f"{DOCUMENT_PATH}/properties/agent/oneOf/1/properties/phone: type")
+
+
+def test_adding_or_removing_a_oneof_branch_breaks() -> None:
+    def add_branch(schema: dict[str, Any]) -> None:
+        document(schema)["properties"]["agent"]["oneOf"].append({"type": "string"})
+
+    [problem] = changed(add_branch)
+    assert problem.startswith(f"{DOCUMENT_PATH}/properties/agent: oneOf changed")
+
+
 def test_making_an_optional_property_required_breaks() -> None:
     def require(schema: dict[str, Any]) -> None:
         schema["properties"]["data"]["properties"]["extra"] = {"type": "string"}

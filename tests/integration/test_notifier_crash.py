@@ -1,0 +1,133 @@
+"""``python -m notifier`` killed with SIGKILL between claim and answer: after a restart
+the SMS is not sent again, and the row left ``sending`` is reported as stuck."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from devstack.http_server import BackgroundServer
+from notifier.ledger import Ledger
+from notifier.ledger_schema import Status, open_engine
+from notifier.settings import NotifierSettings
+from shared.contracts import validate_event
+from shared.events import to_record
+from shared.settings import environment_variables
+from tests.conftest import PipelineTopics
+from tests.helpers import ROOT, FakeProvider, enriched_event, publish_records, wait_until
+
+pytestmark = pytest.mark.broker
+
+
+@pytest.fixture
+def provider() -> Iterator[tuple[FakeProvider, str]]:
+    fake = FakeProvider()
+    with BackgroundServer(fake.app()) as server:
+        yield fake, server.url + "/sms"
+
+
+def _environment(topics: PipelineTopics, bootstrap: str, **variables: str) -> dict[str, str]:
+    inherited = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in environment_variables(NotifierSettings)
+    }
+    return {**inherited, **topics.environment(bootstrap), **variables}
+
+
+def _start(environment: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    with log_path.open("wb") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "notifier"],
+            cwd=ROOT,
+            env=environment,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def _stuck_rows(environment: dict[str, str]) -> list[dict[str, object]]:
+    listed = subprocess.run(
+        [sys.executable, "-m", "notifier", "ledger", "--stuck", "--json"],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    rows = json.loads(listed.stdout)
+    assert isinstance(rows, list)
+    return rows
+
+
+def test_a_notifier_killed_mid_send_does_not_send_twice_and_reports_the_stuck_row(
+    kafka_bootstrap: str,
+    topics: PipelineTopics,
+    database_url: str,
+    provider: tuple[FakeProvider, str],
+    committed_total: Callable[[str], int],
+    tmp_path: Path,
+) -> None:
+    fake, url = provider
+    group = f"{topics.group_prefix}-notifier"
+    environment = _environment(
+        topics,
+        kafka_bootstrap,
+        NOTIFIER_GROUP_ID=group,
+        SMS_PROVIDER="http",
+        SMS_HTTP_URL=url,
+        SMS_TIMEOUT_S="60",
+        NOTIFIER_DATABASE_URL=database_url,
+        NOTIFIER_STUCK_AFTER_S="0",
+    )
+    event = enriched_event()
+    validate_event(event)
+    publish_records(kafka_bootstrap, topics.enriched, [to_record(event)])
+    fake.delay_s = 30  # the provider holds the request: the claim is made, no answer yet
+
+    first = _start(environment, tmp_path / "first.log")
+    try:
+        assert wait_until(lambda: len(fake.requests) == 1), (tmp_path / "first.log").read_text()
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=30)
+    fake.delay_s = 0
+    engine = open_engine(database_url)
+    try:
+        ledger = Ledger(engine)
+        (claimed,) = ledger.entries()
+        assert claimed.status is Status.SENDING
+
+        second = _start(environment, tmp_path / "second.log")
+        try:
+            # The uncommitted event comes back to the restarted notifier, which commits
+            # it without sending: the ledger already holds its key.
+            assert wait_until(lambda: committed_total(group) == 1, timeout_s=90), (
+                tmp_path / "second.log"
+            ).read_text()
+            second.send_signal(signal.SIGTERM)
+            assert second.wait(timeout=30) == 0
+        finally:
+            if second.poll() is None:
+                second.kill()
+                second.wait()
+        log = (tmp_path / "second.log").read_text()
+        assert len(fake.requests) == 1
+        (entry,) = ledger.entries()
+        assert entry.status is Status.SENDING  # left for an operator, never re-sent by itself
+        assert "stuck notification" in log
+        assert claimed.notification.key in log
+        assert "duplicate suppressed" in log
+        assert "98765" not in log
+    finally:
+        engine.dispose()
+
+    (stuck,) = _stuck_rows(environment)
+    assert stuck["key"] == claimed.notification.key
+    assert stuck["phone"] == "*********3210"
