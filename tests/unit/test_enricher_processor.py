@@ -9,8 +9,15 @@ from enricher.batch import Polled
 from enricher.errors import KladanaAuthFailed, KladanaRejected, KladanaUnavailable
 from enricher.processor import DocumentProcessor, OutputTopics, Settled
 from enricher.retry import RetryBudget, attempts_made, not_before, parked_record
-from shared.events import DOCUMENT_UNAVAILABLE, ENRICHED_DOCUMENT, Record, to_record
-from shared.kladana_types import TRANSACTION_TYPES
+from shared.events import (
+    DOCUMENT_UNAVAILABLE,
+    ENRICHED_DOCUMENT,
+    RAW_WEBHOOK,
+    Record,
+    new_event,
+    to_record,
+)
+from shared.kladana_types import TRANSACTION_TYPES, TransactionType, TypeTable
 from tests.enricher_fakes import RecordingSource, not_found, raw_event
 
 DOC, OTHER = "doc-1", "doc-2"
@@ -31,7 +38,12 @@ class Waits:
 
 
 def _processor(
-    source: RecordingSource, waits: Waits | None = None, *, quick: int = 2, attempts: int = 3
+    source: RecordingSource,
+    waits: Waits | None = None,
+    *,
+    quick: int = 2,
+    attempts: int = 3,
+    types: TypeTable = TRANSACTION_TYPES,
 ) -> DocumentProcessor:
     budget = RetryBudget(
         quick_retries=quick,
@@ -43,7 +55,7 @@ def _processor(
     )
     return DocumentProcessor(
         source,
-        TRANSACTION_TYPES,
+        types,
         TOPICS,
         budget,
         group_id="enricher",
@@ -216,3 +228,30 @@ def test_nothing_is_started_once_asked_to_stop() -> None:
     source = RecordingSource()
     assert list(_processor(source).process(_group(_raw(), _raw()), lambda: True)) == []
     assert source.calls == []
+
+
+def test_an_event_breaking_its_schema_is_dead_lettered_never_published() -> None:
+    # A type added to the type table but not to the published schema's enum.
+    invoice = TransactionType("Invoice", "invoice", "Invoice")
+    known = [TRANSACTION_TYPES.by_name(name) for name in TRANSACTION_TYPES.names]
+    table = TypeTable((*(t for t in known if t is not None), invoice))
+    raw = new_event(
+        RAW_WEBHOOK,
+        source="/kladana-pipeline/ingest",
+        document_id=DOC,
+        data={
+            "document_id": DOC,
+            "type": "Invoice",
+            "entity": "invoice",
+            "received_at": NOW.isoformat(),
+            "method": "GET",
+            "query": {"id": DOC, "type": "Invoice"},
+        },
+    )
+    [settled] = _settle(_processor(RecordingSource(), types=table), _group(to_record(raw)))
+
+    [letter] = settled.outputs
+    assert letter.topic == "dlq"
+    headers = dict(letter.record.headers)
+    assert headers["dlq.error"] == b"ContractViolation"
+    assert b"document/type" in headers["dlq.reason"]
