@@ -65,6 +65,11 @@ def read_request(record: Record, types: TypeTable) -> DocumentRequest:
     return DocumentRequest(raw.get_id(), document_id, transaction_type)
 
 
+def enriched_event_id(raw_event_id: str) -> str:
+    """The id of the enriched event answering raw event ``raw_event_id``: always the same."""
+    return str(uuid.uuid5(_ENRICHED_IDS, raw_event_id))
+
+
 def enriched_record(
     request: DocumentRequest, kladana: dict[str, Any], *, timezone: ZoneInfo
 ) -> Record:
@@ -74,7 +79,7 @@ def enriched_record(
         ENRICHED_DOCUMENT,
         source=SOURCE,
         document_id=request.document_id,
-        event_id=str(uuid.uuid5(_ENRICHED_IDS, request.raw_event_id)),
+        event_id=enriched_event_id(request.raw_event_id),
         data={"raw_event_id": request.raw_event_id, "document": document, "kladana": kladana},
     )
     validate_event(enriched)

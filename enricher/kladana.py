@@ -26,6 +26,7 @@ from enricher.errors import (
     KladanaUnavailable,
 )
 from enricher.limiter import RequestLimiter
+from enricher.metrics import KladanaMetrics, default_enricher_metrics
 from shared.errors import PipelineError
 
 # One request per document: every reference a subscriber needs, at most 2 levels deep
@@ -57,12 +58,14 @@ class KladanaClient:
         timeout_s: float,
         *,
         limiter: RequestLimiter,
+        metrics: KladanaMetrics | None = None,
     ) -> None:
         self._session = session
         self._base_url = base_url.rstrip("/")
         self._token = token
         self._timeout_s = timeout_s
         self._limiter = limiter
+        self._metrics = metrics or default_enricher_metrics().kladana
 
     def fetch_document(self, entity: str, document_id: str) -> dict[str, Any]:
         """The document with the references in :data:`EXPAND` inlined."""
@@ -84,10 +87,14 @@ class KladanaClient:
                 retry_after_s=rate_limit_pause_s(response),
                 limit=header_count(response.headers, "X-RateLimit-Limit"),
             )
-            if response.status_code == 429 and PARALLEL_LIMIT_CODE in error_codes(response.text):
+            codes = error_codes(response.text) if response.status_code == 429 else set()
+            if PARALLEL_LIMIT_CODE in codes:
                 # Requests we gave up on are still running there: one slot fewer for a
                 # window, or a Kladana that hangs every request earns us 429s by the minute.
                 self._limiter.count_abandoned(RATE_WINDOW_S)
+        if response.status_code == 429:
+            for code in sorted(str(code) for code in codes) or ["none"]:
+                self._metrics.rate_limited.labels(code).inc()
         if not response.ok:
             raise self._error_for(response, what)
         try:
@@ -109,17 +116,22 @@ class KladanaClient:
 
     def _get(self, url: str, headers: dict[str, str], what: str) -> requests.Response:
         try:
-            return self._session.get(url, headers=headers, timeout=self._timeout_s)
+            with self._metrics.request_seconds.time():
+                response = self._session.get(url, headers=headers, timeout=self._timeout_s)
         except requests.Timeout as error:
+            self._metrics.requests.labels("timeout").inc()
             # Kladana may still be serving it: assume it is done within another timeout.
             self._limiter.count_abandoned(self._timeout_s)
             raise KladanaUnavailable(
                 f"Kladana did not answer within {self._timeout_s}s for {what}"
             ) from error
         except requests.RequestException as error:
+            self._metrics.requests.labels("unreachable").inc()
             raise KladanaUnavailable(
                 f"Kladana unreachable for {what}: {type(error).__name__}"
             ) from error
+        self._metrics.requests.labels(f"{response.status_code // 100}xx").inc()
+        return response
 
     def _error_for(self, response: requests.Response, what: str) -> PipelineError:
         status = response.status_code

@@ -31,6 +31,7 @@ from shared.errors import BrokerUnavailable
 from shared.events import Record
 from shared.health import Readiness
 from shared.kafka import Delivery, Publisher
+from shared.metrics import ConsumerMetrics, LagSampler, default_consumer_metrics
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,7 @@ class BatchLoop:
         budget: RetryBudget,
         auth_recheck_s: float,
         jitter: Callable[[], float] = random.random,
+        metrics: ConsumerMetrics | None = None,
     ) -> None:
         self._consumer = consumer
         self._processor = processor
@@ -74,11 +76,13 @@ class BatchLoop:
         self._parked: dict[TopicPartition, datetime] = {}
         self._halted_at: float | None = None
         self._misconfigured = False
+        self._lag = LagSampler((metrics or default_consumer_metrics()).lag)
 
     def run(self) -> None:
         self._readiness.ready()
         try:
             while not self._stop.is_set():
+                self._lag.sample(self._consumer)
                 self._pause_or_resume()
                 batch = self._due(self._consumer.poll(timeout_ms=POLL_TIMEOUT_MS))
                 if batch:

@@ -70,7 +70,7 @@ class EnricherSettings(ConsumerSettings):
     enricher_auth_recheck_s: float = Field(default=60.0, ge=0)
     """After a 401/403, try Kladana again this often; 0 waits for a restart."""
     metrics_port: int = Field(default=0, ge=0, le=65535)
-    """Port of /healthz and /readyz; 0 serves none."""
+    """Port of /healthz, /readyz and /metrics; 0 serves none."""
 
     @model_validator(mode="after")
     def _request_fits_the_bucket(self) -> Self:

@@ -17,6 +17,7 @@ from enum import StrEnum
 
 from notifier.errors import SmsProviderUnavailable, SmsRejected
 from notifier.ledger import Ledger, LedgerEntry, Notification
+from notifier.metrics import NotifierMetrics, default_notifier_metrics
 from notifier.sms import Sms, SmsSender
 from shared.backoff import backoff_delay
 from shared.logs import mask_phone
@@ -51,34 +52,41 @@ class Delivery:
         *,
         sleep: Callable[[float], object] = time.sleep,
         jitter: Callable[[], float] = random.random,
+        metrics: NotifierMetrics | None = None,
     ) -> None:
         self._ledger = ledger
         self._sender = sender
         self._policy = policy
         self._sleep = sleep
         self._jitter = jitter
+        self._metrics = metrics or default_notifier_metrics()
 
     def deliver(self, notification: Notification, *, held_until: datetime | None = None) -> Outcome:
         """Send now, or hold until ``held_until``; nothing if the key was claimed before."""
         if not self._ledger.claim(notification, held_until=held_until):
             log.info("duplicate suppressed", extra=_context(notification))
-            return Outcome.DUPLICATE
+            return self._counted(Outcome.DUPLICATE)
         if held_until is not None:
             log.info("sms held", extra={**_context(notification), "until": held_until.isoformat()})
-            return Outcome.HELD
-        return self._send_claimed(notification, attempts_before=0)
+            return self._counted(Outcome.HELD)
+        return self._counted(self._send_claimed(notification, attempts_before=0))
 
     def skip(self, notification: Notification, reason: str) -> Outcome:
         """Record a message that must not go out (e.g. the number opted out)."""
         if not self._ledger.skip(notification, reason):
             log.info("duplicate suppressed", extra=_context(notification))
-            return Outcome.DUPLICATE
+            return self._counted(Outcome.DUPLICATE)
         log.info("sms skipped", extra={**_context(notification), "reason": reason})
-        return Outcome.SKIPPED
+        return self._counted(Outcome.SKIPPED)
 
     def send_released(self, entry: LedgerEntry) -> Outcome:
         """Send a held row that :meth:`Ledger.claim_due` moved to ``sending``."""
-        return self._send_claimed(entry.notification, attempts_before=entry.attempts)
+        return self._counted(self._send_claimed(entry.notification, attempts_before=entry.attempts))
+
+    def _counted(self, outcome: Outcome) -> Outcome:
+        status = "duplicate_suppressed" if outcome is Outcome.DUPLICATE else outcome.value
+        self._metrics.sms.labels(status).inc()
+        return outcome
 
     def _send_claimed(self, notification: Notification, *, attempts_before: int) -> Outcome:
         sms = Sms(
@@ -93,7 +101,7 @@ class Delivery:
             attempt += 1
             attempts = attempts_before + attempt
             try:
-                provider_id = self._sender.send(sms)
+                provider_id = self._send_once(sms)
             except SmsRejected as error:
                 self._ledger.mark_failed(key, error=str(error), attempts=attempts)
                 log.warning("sms rejected", extra={**_context(notification), "reason": str(error)})
@@ -119,6 +127,21 @@ class Delivery:
                 extra={**_context(notification), "attempts": attempts, "provider_id": provider_id},
             )
             return Outcome.SENT
+
+    def _send_once(self, sms: Sms) -> str | None:
+        """One call to the provider, timed by its result."""
+        started = time.monotonic()
+        result = "ok"
+        try:
+            return self._sender.send(sms)
+        except SmsRejected:
+            result = "rejected"
+            raise
+        except SmsProviderUnavailable:
+            result = "unavailable"
+            raise
+        finally:
+            self._metrics.provider_seconds.labels(result).observe(time.monotonic() - started)
 
     def _delay(self, attempt: int, error: SmsProviderUnavailable) -> float:
         return backoff_delay(

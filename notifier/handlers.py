@@ -8,13 +8,14 @@ from cloudevents.core.v1.event import CloudEvent
 
 from notifier.delivery import Delivery
 from notifier.ledger import Clock, Notification, utc_now
+from notifier.metrics import NotifierMetrics, default_notifier_metrics
 from notifier.opt_outs import OptOutPolicy
 from notifier.phones import first_mobile_number
 from notifier.rules import PlannedMessage, RuleSet
 from notifier.sms import idempotency_key
 from shared.contracts import validate_event
 from shared.events import DOCUMENT_UNAVAILABLE, ENRICHED_DOCUMENT, event_data
-from shared.logs import mask_phone
+from shared.logs import event_context, mask_phone
 
 log = logging.getLogger(__name__)
 
@@ -36,15 +37,25 @@ class NotifyHandler:
         opt_outs: OptOutPolicy,
         region: str,
         clock: Clock = utc_now,
+        metrics: NotifierMetrics | None = None,
     ) -> None:
         self._rules = rules
         self._delivery = delivery
         self._opt_outs = opt_outs
         self._region = region
         self._clock = clock
+        self._metrics = metrics or default_notifier_metrics()
 
     def __call__(self, event: CloudEvent) -> None:
         validate_event(event)
+        data = event.get_data()
+        # Every line logged for this event names the webhook it came from, too.
+        with event_context(
+            raw_event_id=data.get("raw_event_id") if isinstance(data, dict) else None
+        ):
+            self._handle(event)
+
+    def _handle(self, event: CloudEvent) -> None:
         if event.get_type() == DOCUMENT_UNAVAILABLE.type:
             # The enricher's news that Kladana lost the document: nothing to tell a customer.
             log.info("document unavailable", extra={"document_id": event.get_subject()})
@@ -94,6 +105,7 @@ class NotifyHandler:
                     "phone": mask_phone(message.phone_text or ""),
                 },
             )
+            self._metrics.sms.labels("skipped").inc()
             return None
         return Notification(
             key=idempotency_key(document["id"], message.rule, message.state),

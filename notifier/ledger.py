@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, insert, select, update
+from sqlalchemy import Connection, Engine, Row, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from notifier.ledger_schema import Status, notifications, transaction
@@ -154,6 +154,17 @@ class Ledger:
         statement = statement.where(*(condition for condition in filters if condition is not None))
         with self._transaction() as connection:
             return [_entry(row) for row in connection.execute(statement)]
+
+    def counts_by_status(self, since: datetime) -> dict[Status, int]:
+        """How many rows created at or after ``since`` are in each status now."""
+        columns = notifications.c
+        statement = (
+            select(columns.status, func.count())
+            .where(columns.created_at >= since)
+            .group_by(columns.status)
+        )
+        with self._transaction() as connection:
+            return {Status(status): count for status, count in connection.execute(statement)}
 
     def keys_starting_with(self, prefix: str) -> list[str]:
         with self._transaction() as connection:

@@ -12,6 +12,7 @@ import threading
 from notifier.delivery import Delivery
 from notifier.errors import LedgerUnavailable
 from notifier.ledger import Ledger
+from notifier.metrics import NotifierMetrics, default_notifier_metrics
 from shared.logs import mask_phone
 
 log = logging.getLogger(__name__)
@@ -20,14 +21,18 @@ log = logging.getLogger(__name__)
 class StuckReporter:
     """Logs each stuck row once per process: at start-up, then as further rows get stuck."""
 
-    def __init__(self, ledger: Ledger, older_than_s: float) -> None:
+    def __init__(
+        self, ledger: Ledger, older_than_s: float, metrics: NotifierMetrics | None = None
+    ) -> None:
         self._ledger = ledger
         self._older_than_s = older_than_s
         self._reported: set[str] = set()
+        self._metrics = metrics or default_notifier_metrics()
 
     def report(self) -> int:
         """Log the rows stuck since the last call; how many are stuck in all."""
         stuck = self._ledger.stuck(self._older_than_s)
+        self._metrics.stuck.set(len(stuck))
         for entry in stuck:
             notification = entry.notification
             if notification.key in self._reported:

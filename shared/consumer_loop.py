@@ -30,6 +30,8 @@ from shared.errors import PipelineError
 from shared.events import Record, from_record
 from shared.kafka import Publisher, create_consumer, create_producer
 from shared.lifecycle import stop_on_signals
+from shared.logs import event_context
+from shared.metrics import ConsumerMetrics, LagSampler, default_consumer_metrics
 from shared.settings import ConsumerSettings
 
 log = logging.getLogger(__name__)
@@ -77,6 +79,7 @@ class ConsumerLoop:
         *,
         retry: RetryPolicy = RetryPolicy(),
         jitter: Callable[[], float] = random.random,
+        metrics: ConsumerMetrics | None = None,
     ) -> None:
         self._consumer = consumer
         self._handler = handler
@@ -86,10 +89,13 @@ class ConsumerLoop:
         self._retry = retry
         self._jitter = jitter
         self._attempts: dict[tuple[TopicPartition, int], int] = {}
+        self._metrics = metrics or default_consumer_metrics()
+        self._lag = LagSampler(self._metrics.lag)
 
     def run(self) -> None:
         try:
             while not self._stop.is_set():
+                self._lag.sample(self._consumer)
                 batches = self._consumer.poll(timeout_ms=500)
                 for partition, records in batches.items():
                     self._consume_partition(partition, records)
@@ -107,7 +113,12 @@ class ConsumerLoop:
                 headers=tuple(message.headers or ()),  # type: ignore[attr-defined]
             )
             origin = f"{partition.topic}/{partition.partition}/{offset}"
-            delay = self._process(record, origin, (partition, offset))
+            self._metrics.events_in.labels(partition.topic).inc()
+            with (
+                event_context(document_id=record.document_id) as log_fields,
+                self._metrics.processing_seconds.time(),
+            ):
+                delay = self._process(record, origin, (partition, offset), log_fields)
             if delay is not None:
                 self._consumer.seek(partition, offset)
                 self._stop.wait(delay)
@@ -115,11 +126,17 @@ class ConsumerLoop:
             self._commit(partition, offset)
 
     def _process(
-        self, record: Record, origin: str, position: tuple[TopicPartition, int]
+        self,
+        record: Record,
+        origin: str,
+        position: tuple[TopicPartition, int],
+        log_fields: dict[str, str],
     ) -> float | None:
         """Handle one record; the backoff in seconds when it must be tried again, else None."""
         try:
-            self._handler(from_record(record))
+            event = from_record(record)
+            log_fields["event_id"] = event.get_id()
+            self._handler(event)
         except PipelineError as error:
             if error.retriable:
                 return self._schedule_retry(position, error, origin)
@@ -134,11 +151,13 @@ class ConsumerLoop:
                 record, origin, position, error, f"unexpected {type(error).__name__}: {error}"
             )
         self._attempts.pop(position, None)
+        self._metrics.events_out.labels("handled").inc()
         return None
 
     def _schedule_retry(
         self, position: tuple[TopicPartition, int], error: PipelineError, origin: str
     ) -> float:
+        self._metrics.failed(error)
         attempt = self._attempts.get(position, 0) + 1
         self._attempts[position] = attempt
         delay = backoff_delay(
@@ -170,6 +189,8 @@ class ConsumerLoop:
         except PipelineError as publish_error:
             return self._schedule_retry(position, publish_error, origin)
         log.error("dead-lettered", extra={"origin": origin, "reason": reason})
+        self._metrics.failed(error)
+        self._metrics.events_out.labels("dead_lettered").inc()
         self._attempts.pop(position, None)
         return None
 

@@ -46,6 +46,11 @@ class Record:
     value: bytes
     headers: tuple[tuple[str, bytes], ...] = ()
 
+    @property
+    def document_id(self) -> str | None:
+        """The key as text: the Kladana document id, known even when the value is garbage."""
+        return None if self.key is None else self.key.decode(errors="replace")
+
 
 def new_event(
     spec: EventSpec,

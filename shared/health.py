@@ -1,4 +1,5 @@
-"""Liveness and readiness over HTTP (``/healthz``, ``/readyz``) for a consumer process.
+"""Liveness, readiness and metrics over HTTP (``/healthz``, ``/readyz``, ``/metrics``) for a
+consumer process.
 
 A supervisor (Kubernetes probes, compose healthchecks) restarts a process whose
 ``/healthz`` stops answering and holds traffic or alerts while ``/readyz`` says 503.
@@ -8,6 +9,8 @@ import json
 import threading
 from collections.abc import Iterable
 from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 
 from devstack.http_server import BackgroundServer
 
@@ -35,10 +38,13 @@ class Readiness:
 
 
 class HealthApp:
-    """A WSGI app: ``/healthz`` is 200 while the process serves, ``/readyz`` follows Readiness."""
+    """A WSGI app: ``/healthz`` is 200 while the process serves, ``/readyz`` follows Readiness,
+    ``/metrics`` is ``registry`` in Prometheus' text format (by default the process's
+    metrics: every ``prometheus_client`` metric defined without a registry of its own)."""
 
-    def __init__(self, readiness: Readiness) -> None:
+    def __init__(self, readiness: Readiness, registry: CollectorRegistry = REGISTRY) -> None:
         self._readiness = readiness
+        self._registry = registry
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -51,6 +57,13 @@ class HealthApp:
             return _answer(
                 start_response, "503 Service Unavailable", {"status": "not ready", "reason": reason}
             )
+        if path == "/metrics":
+            payload = generate_latest(self._registry)
+            start_response(
+                "200 OK",
+                [("Content-Type", CONTENT_TYPE_LATEST), ("Content-Length", str(len(payload)))],
+            )
+            return [payload]
         return _answer(start_response, "404 Not Found", {"error": "not_found"})
 
 
@@ -62,6 +75,8 @@ def _answer(start_response: Any, status: str, body: dict[str, str]) -> list[byte
     return [payload]
 
 
-def health_server(readiness: Readiness, port: int) -> BackgroundServer:
-    """The health endpoints on ``port`` on every interface, not yet started."""
-    return BackgroundServer(HealthApp(readiness), host="0.0.0.0", port=port)  # noqa: S104
+def health_server(
+    readiness: Readiness, port: int, registry: CollectorRegistry = REGISTRY
+) -> BackgroundServer:
+    """The health and metrics endpoints on ``port`` on every interface, not yet started."""
+    return BackgroundServer(HealthApp(readiness, registry), host="0.0.0.0", port=port)  # noqa: S104

@@ -4,8 +4,10 @@ Ingest, enricher and notifier run as ``python -m ...`` children against the real
 the Kladana sandbox and a recording SMS provider are real HTTP servers in this process.
 """
 
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -84,6 +86,7 @@ def test_seed_webhook_becomes_exactly_one_sms_despite_bad_webhooks(
     topics: PipelineTopics,
     read_topic: ReadTopic,
     committed_total: Callable[[str], int],
+    tmp_path: Path,
 ) -> None:
     for query, status, error in BAD_WEBHOOKS:
         rejected = requests.post(f"{pipeline}/webhook", params=query, timeout=10)
@@ -114,3 +117,50 @@ def test_seed_webhook_becomes_exactly_one_sms_despite_bad_webhooks(
         timeout_s=60,
     )
     assert len(provider.requests) == 1
+    _follow_in_the_logs(tmp_path, accepted.json()["event_id"])
+
+
+SERVICES = ("ingest", "enricher", "notifier")
+
+
+def _log_lines(path: Path) -> list[dict[str, Any]]:
+    """The service's JSON log lines; anything else (a server's own banner) is skipped."""
+    lines = []
+    for text in path.read_text().splitlines():
+        try:
+            line = json.loads(text)
+        except ValueError:
+            continue
+        if isinstance(line, dict):
+            lines.append(line)
+    return lines
+
+
+def _follow_in_the_logs(log_dir: Path, raw_event_id: str) -> None:
+    """One webhook followed through the three services by its id, as an operator greps."""
+
+    def following() -> dict[str, set[str]]:
+        return {
+            service: {
+                line["message"]
+                for line in _log_lines(log_dir / f"{service}.log")
+                if raw_event_id in (line.get("event_id"), line.get("raw_event_id"))
+            }
+            for service in SERVICES
+        }
+
+    wanted = {"ingest": "webhook accepted", "enricher": "enriched", "notifier": "sms sent"}
+    assert wait_until(
+        lambda: all(message in following()[s] for s, message in wanted.items()), timeout_s=30
+    ), following()
+    [sent] = [
+        line
+        for line in _log_lines(log_dir / "notifier.log")
+        if line["message"] == "sms sent" and line.get("raw_event_id") == raw_event_id
+    ]
+    assert sent["document_id"] == SEED_DOCUMENT_ID
+    assert sent["to"].endswith("3210")
+    everything = "".join((log_dir / f"{service}.log").read_text() for service in SERVICES)
+    # No phone number in full, no secret (ingest's token, Kladana's token).
+    for secret in ("9876543210", "e2e-secret", "e2e-token"):
+        assert secret not in everything

@@ -8,9 +8,12 @@ from typing import Any
 
 import pytest
 import yaml
+from prometheus_client import CollectorRegistry
 
+from enricher.metrics import EnricherMetrics
 from ingest.metrics import SinkCollector
 from ingest.sink import SinkStatus
+from notifier.metrics import NotifierMetrics
 from tests.unit.test_compose import ROOT, value_of
 
 DASHBOARD = ROOT / "deploy/grafana/dashboards/pipeline.json"
@@ -95,3 +98,48 @@ def test_the_dashboards_ingest_panels_ask_for_metrics_ingest_exports() -> None:
     asked = {name for expr in expressions for name in re.findall(r"\bingest_\w+", expr)}
     assert asked
     assert asked <= _ingest_metric_names()
+
+
+# Labels Prometheus adds to every series it scrapes, and the bucket label of histograms.
+_SCRAPE_LABELS = {"job", "instance", "le"}
+_EXPORTED_PREFIXES = r"\b(?:ingest|consumer|kladana|notifier)_\w+"
+
+
+def _consumer_samples() -> dict[str, set[str]]:
+    """Every sample name the consumers export (``_total``, ``_bucket``... included) and the
+    labels of each."""
+    registry = CollectorRegistry()
+    enricher = EnricherMetrics.on(registry)
+    metrics = [
+        *vars(enricher.consumer).values(),
+        *vars(enricher.kladana).values(),
+        *vars(NotifierMetrics(registry)).values(),
+    ]
+    samples: dict[str, set[str]] = {}
+    for metric in metrics:
+        labels = set(getattr(metric, "_labelnames", ()))
+        for family in metric.describe():
+            for suffix in ("", "_total", "_bucket", "_count", "_sum", "_created"):
+                samples[family.name + suffix] = labels
+    return samples
+
+
+def test_every_metric_the_dashboard_asks_for_is_exported_with_the_labels_it_groups_by() -> None:
+    exported = {name: set() for name in _ingest_metric_names()} | _consumer_samples()
+    expressions = [
+        target["expr"]
+        for panel in json.loads(DASHBOARD.read_text())["panels"]
+        for target in panel["targets"]
+    ]
+    asked = set()
+    for expr in expressions:
+        names = set(re.findall(_EXPORTED_PREFIXES, expr))
+        asked |= names
+        assert names <= set(exported), expr
+        known = _SCRAPE_LABELS.union(*(exported[name] for name in names))
+        for grouping in re.findall(r"\bby \(([^)]*)\)", expr):
+            assert {label.strip() for label in grouping.split(",")} <= known, expr
+    # Every consumer metric has a panel.
+    families = {name for name in _consumer_samples() if not name.endswith(("_created", "_sum"))}
+    shown = {re.sub(r"_(total|bucket|count)$", "", name) for name in asked}
+    assert {re.sub(r"_(total|bucket|count)$", "", name) for name in families} <= shown

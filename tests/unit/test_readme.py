@@ -9,6 +9,7 @@ from enricher.settings import EnricherSettings
 from ingest.settings import IngestSettings
 from notifier.settings import NotifierSettings
 from sandbox.settings import SandboxSettings
+from shared.pipeline_status import StatusSettings
 from shared.settings import environment_variables
 from shared.topics import TopicSettings
 
@@ -17,7 +18,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.mark.parametrize(
     "settings_class",
-    [IngestSettings, EnricherSettings, NotifierSettings, SandboxSettings, TopicSettings],
+    [
+        IngestSettings,
+        EnricherSettings,
+        NotifierSettings,
+        SandboxSettings,
+        TopicSettings,
+        StatusSettings,
+    ],
 )
 def test_every_variable_is_documented(settings_class: type[BaseSettings]) -> None:
     readme = (ROOT / "README.md").read_text()
