@@ -1,8 +1,9 @@
 """``python -m ingest``: serve webhooks with gunicorn until SIGTERM, then exit 0."""
 
 import logging
+import os
+import tempfile
 
-from ingest.server import IngestServer
 from ingest.settings import IngestSettings
 from shared.logs import configure_logging
 from shared.settings import load_settings_or_exit
@@ -24,6 +25,13 @@ def main() -> None:
             "token_required": settings.ingest_token is not None,
         },
     )
+    # prometheus_client chooses multiprocess mode when it is first imported, so before
+    # the server (and with it the app) is imported here; a fresh directory per start.
+    os.environ.setdefault(
+        "PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="kladana-ingest-metrics-")
+    )
+    from ingest.server import IngestServer
+
     IngestServer(settings).run()
 
 

@@ -1,16 +1,53 @@
-"""Prometheus metrics of the sink, read from the spool itself at every scrape.
+"""Ingest's Prometheus metrics.
 
-The spool is one file shared by all gunicorn workers, so whichever worker answers a scrape
-reports the same depth and age: no per-process state, no multiprocess mode needed.
+The spool's gauges are read from the spool itself at every scrape: it is one file shared
+by all gunicorn workers, so whichever worker answers reports the same depth and age.
+The request counters live in each worker; under gunicorn they use prometheus_client's
+multiprocess mode (``PROMETHEUS_MULTIPROC_DIR``, set by ``python -m ingest`` before
+anything imports prometheus_client), so whichever worker answers a scrape reports the
+sum over all workers.
 """
 
+import os
 from collections.abc import Iterator
 
-from prometheus_client import CollectorRegistry
+from flask import Response
+from prometheus_client import CollectorRegistry, Counter, Histogram, multiprocess
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from ingest.sink import EventSink
+
+MULTIPROCESS_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+
+WEBHOOKS = Counter(
+    "ingest_webhooks_total",
+    "Webhook requests answered, by result (accepted, duplicate, refused, unavailable) and"
+    " reason (the error code of a refusal).",
+    ["result", "reason"],
+    registry=None,
+)
+WEBHOOK_SECONDS = Histogram(
+    "ingest_webhook_seconds",
+    "Time from a webhook request's arrival in the app to its answer.",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 1.5, 2.5),
+    registry=None,
+)
+
+
+def count_webhook(response: Response, elapsed_s: float) -> None:
+    """Count one answered webhook request; the reason of a refusal is its JSON error code."""
+    WEBHOOK_SECONDS.observe(elapsed_s)
+    status = response.status_code
+    if status < 300:
+        body = response.get_json(silent=True)
+        duplicate = isinstance(body, dict) and body.get("duplicate") is True
+        WEBHOOKS.labels("duplicate" if duplicate else "accepted", "").inc()
+        return
+    body = response.get_json(silent=True)
+    code = body.get("error") if isinstance(body, dict) else None
+    result = "unavailable" if status == 503 else "refused"
+    WEBHOOKS.labels(result, code if isinstance(code, str) else str(status)).inc()
 
 
 class SinkCollector(Collector):
@@ -45,4 +82,9 @@ def sink_registry(sink: EventSink) -> CollectorRegistry:
     """A registry of its own per app, so that several apps in one process never clash."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(SinkCollector(sink))
+    if os.environ.get(MULTIPROCESS_DIR_VARIABLE):
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    else:
+        registry.register(WEBHOOKS)
+        registry.register(WEBHOOK_SECONDS)
     return registry

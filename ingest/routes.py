@@ -7,13 +7,13 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, g, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from werkzeug.exceptions import MethodNotAllowed
 
 from ingest.access import TOKEN_PARAMETER, AccessPolicy, Address
 from ingest.errors import InvalidWebhook, SinkUnavailable
-from ingest.metrics import sink_registry
+from ingest.metrics import count_webhook, sink_registry
 from ingest.native import NativeWebhook, native_webhook
 from ingest.request_ids import Claim, RequestIds
 from ingest.sink import EventSink
@@ -41,6 +41,16 @@ def webhook_blueprint(
 ) -> Blueprint:
     blueprint = Blueprint("ingest", __name__)
     metrics = sink_registry(sink)
+
+    @blueprint.before_request
+    def start_clock() -> None:
+        g.arrived_at = time.monotonic()
+
+    @blueprint.after_request
+    def count(response: Response) -> Response:
+        if request.path.startswith("/webhook"):
+            count_webhook(response, time.monotonic() - g.arrived_at)
+        return response
 
     @blueprint.route("/webhook", methods=WEBHOOK_METHODS)
     @blueprint.route("/webhook/<path_token>", methods=WEBHOOK_METHODS)

@@ -7,15 +7,18 @@ background and, until they exist, accepted events go to the spool.
 """
 
 import logging
+import os
 from datetime import timedelta
 from typing import Any
 
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger
+from prometheus_client import multiprocess
 
 from ingest.access import masked_path, masked_query, masked_text
 from ingest.app import create_app
+from ingest.metrics import MULTIPROCESS_DIR_VARIABLE
 from ingest.settings import IngestSettings
 from ingest.wiring import Durability, build_durability
 
@@ -87,6 +90,13 @@ def gunicorn_options(settings: IngestSettings) -> dict[str, Any]:
     }
 
 
+def _forget_worker_metrics(_server: Any, worker: Any) -> None:
+    """Gunicorn's ``child_exit`` hook (in the master): a dead worker's gauges go away; its
+    counters stay in the sum, as Prometheus expects of counters."""
+    if os.environ.get(MULTIPROCESS_DIR_VARIABLE):
+        multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
+
+
 class IngestServer(BaseApplication):  # type: ignore[misc]  # gunicorn ships no type hints
     """``IngestServer(settings).run()`` serves until SIGTERM, then exits 0."""
 
@@ -99,6 +109,7 @@ class IngestServer(BaseApplication):  # type: ignore[misc]  # gunicorn ships no 
         for name, value in gunicorn_options(self._settings).items():
             self.cfg.set(name, value)
         self.cfg.set("worker_exit", self._close_durability)
+        self.cfg.set("child_exit", _forget_worker_metrics)
 
     def load(self) -> Flask:
         """Runs in each worker process, after the fork."""

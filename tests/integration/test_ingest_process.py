@@ -23,6 +23,19 @@ def _ready(base_url: str) -> bool:
         return False
 
 
+def _webhook_counts(base_url: str) -> tuple[float, float]:
+    """(accepted, refused as unauthorized) as one scrape of /metrics reports them."""
+    samples = dict(
+        line.rsplit(" ", 1)
+        for line in requests.get(f"{base_url}/metrics", timeout=10).text.splitlines()
+        if line.startswith("ingest_webhooks_total")
+    )
+    return (
+        float(samples.get('ingest_webhooks_total{reason="",result="accepted"}', 0)),
+        float(samples.get('ingest_webhooks_total{reason="unauthorized",result="refused"}', 0)),
+    )
+
+
 @pytest.mark.broker
 def test_the_service_accepts_a_webhook_and_exits_0_on_sigterm(
     kafka_bootstrap: str, topics: PipelineTopics, read_topic: ReadTopic, tmp_path: Path
@@ -52,6 +65,9 @@ def test_the_service_accepts_a_webhook_and_exits_0_on_sigterm(
             params={"id": DOCUMENT_ID, "type": "CustomerOrder", "token": SECRET},
             timeout=30,
         )
+        # Each scrape on a new connection, so that both gunicorn workers answer some:
+        # every one must report the requests of all workers.
+        counts = {_webhook_counts(base_url) for _ in range(10)}
         assert service.exit_code() is None, service.log_path.read_text()
     finally:
         exit_code = service.stop(timeout_s=30)
@@ -68,6 +84,7 @@ def test_the_service_accepts_a_webhook_and_exits_0_on_sigterm(
     assert envelope["id"] == accepted.json()["event_id"]
     assert envelope["data"]["query"] == {"id": DOCUMENT_ID, "type": "CustomerOrder"}
     assert SECRET not in logs
+    assert counts == {(1.0, 1.0)}
     lines = [json.loads(line) for line in logs.splitlines()]  # JSON lines, gunicorn's too
     [logged] = [line for line in lines if line["message"] == "webhook accepted"]
     assert (logged["event_id"], logged["document_id"]) == (envelope["id"], DOCUMENT_ID)

@@ -287,20 +287,39 @@ def test_metrics_report_the_sink_status_to_prometheus(client: FlaskClient, sink:
     response = client.get("/metrics")
     assert response.status_code == 200
     assert response.content_type.startswith("text/plain")
-    samples = {
-        name: float(value)
-        for name, value in (
-            line.split(" ", 1)
-            for line in response.get_data(as_text=True).splitlines()
-            if line and not line.startswith("#")
-        )
-    }
-    assert samples == {
+    samples = scraped(client)
+    assert {name: value for name, value in samples.items() if "webhook" not in name} == {
         "ingest_spool_depth": 7.0,
         "ingest_spool_oldest_age_seconds": 42.0,
         "ingest_spool_writable": 1.0,
         "ingest_broker_connected": 0.0,
     }
+
+
+def scraped(client: FlaskClient) -> dict[str, float]:
+    text = client.get("/metrics").get_data(as_text=True)
+    return {
+        name: float(value)
+        for name, value in (line.rsplit(" ", 1) for line in text.splitlines())
+        if not name.startswith("#")
+    }
+
+
+def test_metrics_count_webhooks_by_result_and_reason(client: FlaskClient) -> None:
+    accepted = 'ingest_webhooks_total{reason="",result="accepted"}'
+    refused = 'ingest_webhooks_total{reason="invalid_type",result="refused"}'
+    answered = "ingest_webhook_seconds_count"
+    before = scraped(client)
+
+    assert_json(client.get(f"/webhook?id={DOCUMENT_ID}&type=Move"), 202)
+    assert_json(client.get(f"/webhook?id={DOCUMENT_ID}&type=Move"), 202)
+    assert_json(client.get(f"/webhook?id={DOCUMENT_ID}&type=Nope"), 400)
+    client.get("/healthz")
+
+    after = scraped(client)
+    assert after[accepted] - before.get(accepted, 0.0) == 2
+    assert after[refused] - before.get(refused, 0.0) == 1
+    assert after[answered] - before.get(answered, 0.0) == 3
 
 
 WEIRD_QUERIES = [
