@@ -4,6 +4,7 @@ It keeps everything in memory, starts in milliseconds and speaks enough of the K
 protocol for kafka-python producers, consumers and consumer groups.
 """
 
+import signal
 import socket
 import subprocess
 import time
@@ -64,6 +65,18 @@ class EmbeddedBroker:
         )
         wait_for_port("127.0.0.1", self.port, timeout_s=15)
         return self.bootstrap_servers
+
+    @property
+    def pid(self) -> int:
+        """The broker's process id (the scenario runner pauses it with SIGSTOP)."""
+        assert self._process is not None, "not started"
+        return self._process.pid
+
+    def signal(self, signum: signal.Signals) -> None:
+        """Send ``signum`` to the running broker. It keeps everything in memory, so
+        SIGSTOP/SIGCONT pause it harmlessly; SIGKILL would lose every topic."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.send_signal(signum)
 
     def stop(self) -> None:
         if self._process is not None and self._process.poll() is None:

@@ -41,7 +41,9 @@ def main() -> None:
                 "enriched_topic": settings.enriched_topic,
                 "kladana_api_url": settings.kladana_api_url,
                 "metrics_port": settings.metrics_port,
+                "shutdown_timeout_s": settings.shutdown_timeout_s,
             },
+            shutdown_timeout_s=settings.shutdown_timeout_s,
         )
     finally:
         if server is not None:

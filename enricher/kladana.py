@@ -106,6 +106,12 @@ class KladanaClient:
                 status=response.status_code,
                 body=self._error_body(response.text),
             ) from error
+        except RecursionError:
+            raise InvalidDocument(
+                f"Kladana's answer for {what} is JSON nested too deeply to read",
+                status=response.status_code,
+                body=self._error_body(response.text),
+            ) from None
         if not isinstance(document, dict):
             raise InvalidDocument(
                 f"Kladana's answer for {what} is not a JSON object",
@@ -187,10 +193,7 @@ def retry_after_s(headers: Mapping[str, str]) -> float | None:
 
 def error_codes(text: str) -> set[int]:
     """The ``code`` of each error in a Kladana error body; none for any other body."""
-    try:
-        parsed = json.loads(text)
-    except ValueError:
-        return set()
+    parsed = _parsed_or_none(text)
     errors = parsed.get("errors") if isinstance(parsed, dict) else None
     if not isinstance(errors, list):
         return set()
@@ -199,10 +202,7 @@ def error_codes(text: str) -> set[int]:
 
 def describe_error_body(text: str) -> str:
     """A short, one-line account of an error body: Kladana's JSON errors, HTML, or nothing."""
-    try:
-        parsed = json.loads(text)
-    except ValueError:
-        parsed = None
+    parsed = _parsed_or_none(text)
     errors = parsed.get("errors") if isinstance(parsed, dict) else None
     if isinstance(errors, list) and errors:
         return "; ".join(_describe_error(error) for error in errors)
@@ -210,13 +210,29 @@ def describe_error_body(text: str) -> str:
     return _shorten(plain) if plain else "(empty body)"
 
 
+def _parsed_or_none(text: str) -> Any:
+    """The JSON in ``text``; ``None`` when it is not JSON or nested too deeply to parse."""
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+
+
 def _describe_error(error: Any) -> str:
     if not isinstance(error, dict):
-        return _shorten(str(error))
-    text = _shorten(str(error.get("error") or error.get("error_message") or "unnamed error"))
-    notes = [f"{key} {error[key]}" for key in ("code", "parameter") if error.get(key) is not None]
+        return _shorten(str(error)) or "unnamed error"
+    named = error.get("error") or error.get("error_message") or ""
+    text = _shorten(str(named)) or "unnamed error"
+    notes = [
+        f"{key} {_shorten(str(error[key]))}"
+        for key in ("code", "parameter")
+        if error.get(key) is not None
+    ]
     return f"{text} ({', '.join(notes)})" if notes else text
 
 
 def _shorten(text: str) -> str:
+    """``text`` on one line (it ends up in a log line and a header), cut to a detail's
+    length."""
+    text = " ".join(text.split())
     return text if len(text) <= _DETAIL_LIMIT else text[:_DETAIL_LIMIT] + "..."

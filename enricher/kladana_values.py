@@ -7,7 +7,7 @@ reader here accepts all of that and turns anything else into ``None`` rather tha
 
 import math
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -30,7 +30,8 @@ def number(value: Any) -> int | float | None:
     """A finite JSON number as Kladana wrote it; ``None`` for booleans, text, NaN, ..."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return value if math.isfinite(value) else None
+    # An int is always finite, and math.isfinite cannot take one beyond float's range.
+    return value if isinstance(value, int) or math.isfinite(value) else None
 
 
 def money(minor: int, currency: str | None) -> dict[str, Any]:
@@ -63,8 +64,24 @@ def moment(value: str, timezone: ZoneInfo) -> str | None:
             local = datetime.strptime(value, layout)
         except ValueError:
             continue
-        return local.replace(tzinfo=timezone).isoformat()
+        return _rfc3339(local.replace(tzinfo=timezone))
     return None
+
+
+def _rfc3339(moment: datetime) -> str | None:
+    """``moment`` in ISO 8601 as RFC 3339 allows it: an offset of whole minutes.
+
+    Before a zone adopted standard time its offset is local mean time, with seconds
+    (Kolkata in 1900: +05:21:10); such a moment is written in UTC instead, or is
+    ``None`` when UTC would fall before year 1.
+    """
+    offset = moment.utcoffset()
+    if offset is not None and offset % timedelta(minutes=1):
+        try:
+            moment = moment.astimezone(UTC)
+        except OverflowError:
+            return None
+    return moment.isoformat()
 
 
 def collection_rows(collection: Mapping[str, Any] | None) -> list[Mapping[str, Any]] | None:

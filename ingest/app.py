@@ -1,11 +1,8 @@
 """The ingest Flask app: its routes, and JSON errors for everything that can go wrong."""
 
-import json
 import logging
-import re
 
 from flask import Flask, Response
-from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
 from ingest.access import AccessPolicy
@@ -13,6 +10,7 @@ from ingest.request_ids import RequestIds
 from ingest.routes import json_error, webhook_blueprint
 from ingest.settings import IngestSettings
 from ingest.sink import EventSink
+from shared.http_errors import json_http_error
 from shared.kladana_types import TRANSACTION_TYPES
 
 log = logging.getLogger("ingest")
@@ -38,18 +36,9 @@ def create_app(settings: IngestSettings, sink: EventSink) -> Flask:
             request_id_wait_s=settings.ingest_request_id_wait_ms / 1000,
         )
     )
-    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(HTTPException, json_http_error)
     app.register_error_handler(Exception, _unexpected_error)
     return app
-
-
-def _http_error(error: HTTPException) -> ResponseReturnValue:
-    """404, 405, 413 ... as JSON, keeping the headers werkzeug set (e.g. ``Allow``)."""
-    response = error.get_response()
-    code = re.sub(r"[^a-z0-9]+", "_", error.name.lower()).strip("_")
-    response.data = json.dumps({"error": code, "message": error.description})
-    response.content_type = "application/json"
-    return response
 
 
 def _unexpected_error(error: Exception) -> tuple[Response, int]:

@@ -12,10 +12,10 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, func, insert, select, update
+from sqlalchemy import Connection, Engine, Row, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from notifier.ledger_schema import Status, notifications, transaction
+from notifier.ledger_schema import DeliveryStatus, Status, notifications, transaction
 
 Clock = Callable[[], datetime]
 
@@ -48,6 +48,18 @@ class LedgerEntry:
     due_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    delivery_status: DeliveryStatus | None = None
+    """The provider's last report on the message; None until it sends one."""
+
+
+class DeliveryUpdate(StrEnum):
+    """What became of a provider's delivery report."""
+
+    RECORDED = "recorded"
+    STALE = "stale"
+    """The row has this status or a later one already (reports arrive out of order)."""
+    UNKNOWN_MESSAGE = "unknown_message"
+    """No row has that provider message id."""
 
 
 @dataclass(frozen=True)
@@ -112,6 +124,37 @@ class Ledger:
 
     def mark_failed(self, key: str, *, error: str, attempts: int) -> None:
         self._set(key, status=Status.FAILED, last_error=error, attempts=attempts)
+
+    def record_delivery(
+        self, provider_message_id: str, status: DeliveryStatus, *, error: str | None = None
+    ) -> DeliveryUpdate:
+        """The provider's report on a message it accepted, unless the row has a later one.
+
+        ``error`` (why it was not delivered) replaces ``last_error`` when given. The
+        condition is in the update itself, so concurrent reports cannot downgrade a row.
+        """
+        columns = notifications.c
+        values: dict[str, Any] = {"delivery_status": status, "updated_at": self._clock()}
+        if error is not None:
+            values["last_error"] = error
+        with self._transaction() as connection:
+            result = connection.execute(
+                update(notifications)
+                .where(
+                    columns.provider_message_id == provider_message_id,
+                    or_(
+                        columns.delivery_status.is_(None),
+                        columns.delivery_status.in_(status.supersedes()),
+                    ),
+                )
+                .values(values)
+            )
+            if result.rowcount:
+                return DeliveryUpdate.RECORDED
+            known = connection.scalar(
+                select(func.count()).where(columns.provider_message_id == provider_message_id)
+            )
+        return DeliveryUpdate.STALE if known else DeliveryUpdate.UNKNOWN_MESSAGE
 
     def claim_due(self, *, limit: int = 100) -> list[LedgerEntry]:
         """Held rows whose time has come, each moved to ``sending`` by this call alone."""
@@ -246,4 +289,5 @@ def _entry(row: Row[Any]) -> LedgerEntry:
         due_at=row.due_at,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        delivery_status=DeliveryStatus(row.delivery_status) if row.delivery_status else None,
     )

@@ -21,7 +21,9 @@ from shared.settings import load_settings_or_exit
 
 KEY_SHOWN = 12
 """Characters of the key in the table; ``resolve`` accepts any unique prefix."""
-COLUMNS = ("created", "key", "status", "document", "rule", "state", "phone", "tries", "detail")
+COLUMNS = (
+    "created", "key", "status", "document", "rule", "state", "phone", "tries", "delivery", "detail"
+)  # fmt: skip
 
 
 def _moment(text: str) -> datetime:
@@ -84,6 +86,7 @@ def _as_json(entry: LedgerEntry) -> dict[str, Any]:
         "sender": notification.sender,
         "text": notification.text,
         "status": entry.status.value,
+        "delivery_status": entry.delivery_status.value if entry.delivery_status else None,
         "provider_message_id": entry.provider_message_id,
         "attempts": entry.attempts,
         "last_error": entry.last_error,
@@ -108,6 +111,7 @@ def _as_row(entry: LedgerEntry) -> tuple[str, ...]:
         notification.state,
         mask_phone(notification.phone),
         str(entry.attempts),
+        entry.delivery_status.value if entry.delivery_status else "-",
         detail,
     )
 

@@ -1,7 +1,8 @@
 """The delivery ledger's tables and how to reach its database (SQLite or PostgreSQL).
 
 Written with SQLAlchemy Core, so one definition serves both databases. The schema is
-created at start-up when missing; an existing one is left as it is.
+created at start-up when missing; an existing one gets only what later versions added
+(:data:`ADDED_COLUMNS`, missing indexes), nothing else in it is changed.
 """
 
 from collections.abc import Iterator
@@ -22,6 +23,8 @@ from sqlalchemy import (
     Text,
     create_engine,
     event,
+    inspect,
+    text,
 )
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -42,6 +45,33 @@ class Status(StrEnum):
     """Waiting for ``due_at`` (quiet hours, or released by an operator for re-send)."""
     SKIPPED = "skipped"
     """Not sent on purpose (the number opted out); ``last_error`` says why."""
+
+
+class DeliveryStatus(StrEnum):
+    """What the provider last reported about a message it accepted (Twilio's status
+    callbacks): beside :class:`Status`, which says what the notifier did."""
+
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    """Handed to the carrier."""
+    DELIVERED = "delivered"
+    UNDELIVERED = "undelivered"
+    """The carrier could not deliver it, or the provider gave up (Twilio's ``failed``)."""
+
+    def supersedes(self) -> tuple["DeliveryStatus", ...]:
+        """The statuses this one may replace: reports arrive out of order, and a final one
+        (delivered, undelivered) is never replaced."""
+        return tuple(status for status in DeliveryStatus if _STAGE[status] < _STAGE[self])
+
+
+_STAGE = {
+    DeliveryStatus.QUEUED: 0,
+    DeliveryStatus.SENDING: 1,
+    DeliveryStatus.SENT: 2,
+    DeliveryStatus.DELIVERED: 3,
+    DeliveryStatus.UNDELIVERED: 3,
+}
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -83,13 +113,19 @@ notifications = Table(
     Column("text", Text, nullable=False),
     Column("sender", Text),
     Column("status", String(16), nullable=False, index=True),
-    Column("provider_message_id", Text),
+    # Indexed: the provider's status reports name the message by this id alone.
+    Column("provider_message_id", Text, index=True),
     Column("attempts", Integer, nullable=False),
     Column("last_error", Text),
     Column("due_at", UtcDateTime),
     Column("created_at", UtcDateTime, nullable=False, index=True),
     Column("updated_at", UtcDateTime, nullable=False),
+    Column("delivery_status", String(16)),
 )
+
+ADDED_COLUMNS = (notifications.c.delivery_status,)
+"""Columns added after the table was first released. ``create_all`` creates missing tables
+only, so :func:`open_engine` adds these to a ledger an earlier version created."""
 
 
 opt_outs = Table(
@@ -136,17 +172,37 @@ def open_engine(url: str) -> Engine:
     else:
         engine = create_engine(parsed, pool_pre_ping=True)
     try:
-        metadata.create_all(engine)
+        _create_schema(engine)
     except SQLAlchemyError as error:
-        # Two instances starting at once may both create it; the loser finds it there.
+        # Two instances starting at once may both create (or upgrade) it; the loser finds
+        # it there on its second look.
         try:
-            metadata.create_all(engine)
+            _create_schema(engine)
         except SQLAlchemyError:
             engine.dispose()
             raise LedgerUnavailable(
                 f"ledger database {printable_url(url)}: {type(error).__name__}"
             ) from error
     return engine
+
+
+def _create_schema(engine: Engine) -> None:
+    """The tables when missing, then what later versions added to existing ones."""
+    metadata.create_all(engine)
+    present = {column["name"] for column in inspect(engine).get_columns(notifications.name)}
+    quote = engine.dialect.identifier_preparer
+    with engine.begin() as connection:
+        for column in ADDED_COLUMNS:
+            if column.name not in present:
+                column_type = column.type.compile(dialect=engine.dialect)
+                connection.execute(
+                    text(
+                        f"ALTER TABLE {quote.format_table(notifications)} "
+                        f"ADD COLUMN {quote.format_column(column)} {column_type}"
+                    )
+                )
+    for index in notifications.indexes:
+        index.create(engine, checkfirst=True)
 
 
 def _sqlite_pragmas(connection: object, _record: object) -> None:

@@ -13,6 +13,7 @@ from notifier.delivery import Delivery
 from notifier.errors import LedgerUnavailable
 from notifier.ledger import Ledger
 from notifier.metrics import NotifierMetrics, default_notifier_metrics
+from notifier.readiness import NotifierReadiness
 from shared.logs import mask_phone
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,7 @@ class StuckReporter:
 
 class HeldReleaser:
     """``run()`` until ``stop`` is set: every ``interval_s``, send the rows that are due
-    and report rows that got stuck."""
+    and report rows that got stuck; whether the ledger answered goes to ``readiness``."""
 
     def __init__(
         self,
@@ -66,12 +67,14 @@ class HeldReleaser:
         stop: threading.Event,
         *,
         interval_s: float,
+        readiness: NotifierReadiness | None = None,
     ) -> None:
         self._ledger = ledger
         self._delivery = delivery
         self._stuck = stuck
         self._stop = stop
         self._interval_s = interval_s
+        self._readiness = readiness
 
     def run(self) -> None:
         while not self._stop.is_set():
@@ -80,6 +83,11 @@ class HeldReleaser:
                 self._stuck.report()
             except LedgerUnavailable as error:
                 log.warning("held messages not released", extra={"reason": str(error)})
+                if self._readiness:
+                    self._readiness.ledger_failed(str(error))
+            else:
+                if self._readiness:
+                    self._readiness.ledger_answered()
             self._stop.wait(self._interval_s)
 
     def release_due(self) -> int:

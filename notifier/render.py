@@ -185,7 +185,11 @@ def format_date(
         raise MalformedEvent(f"document moment {moment!r} is not ISO 8601") from None
     if parsed.tzinfo is None:
         raise MalformedEvent(f"document moment {moment!r} has no UTC offset")
-    local = parsed.astimezone(zone)
+    try:
+        local = parsed.astimezone(zone)
+    except OverflowError:
+        # 9999-12-31 late in the day, moved east, is beyond what a datetime can hold.
+        raise DocumentIncomplete(f"the date {moment} cannot be shown in {zone.key}") from None
     if pattern in NAMED_DATE_FORMATS:
         return str(babel_format_date(local.date(), format=pattern, locale=locale))
     return str(format_datetime(local, format=pattern, tzinfo=zone, locale=locale))

@@ -103,6 +103,9 @@ class RuleSet:
             document = tomllib.loads(text)
         except tomllib.TOMLDecodeError as error:
             raise RulesError(f"rules file {source}: TOML syntax error: {error}") from None
+        except RecursionError:
+            # tomllib parses nested arrays and tables recursively.
+            raise RulesError(f"rules file {source}: arrays or tables nested too deeply") from None
         unknown = sorted(set(document) - {"rule"})
         if unknown:
             raise RulesError(f"rules file {source}: unknown top-level key(s) {', '.join(unknown)}")

@@ -8,7 +8,7 @@ from notifier.errors import LedgerUnavailable, RulesError
 from notifier.ledger_schema import printable_url
 from notifier.rules import RuleSet
 from notifier.settings import NotifierSettings
-from notifier.wiring import notifier_loop
+from notifier.wiring import notifier_loop, twilio_status_url
 from shared.consumer_loop import run_until_signalled
 from shared.logs import configure_logging
 from shared.settings import load_settings_or_exit
@@ -33,7 +33,11 @@ def run(_arguments: argparse.Namespace) -> int:
                 "rules": [rule.name for rule in rules.rules],
                 "rules_source": rules.source,
                 "ledger": printable_url(settings.notifier_database_url),
+                "metrics_port": settings.metrics_port,
+                "twilio_status_callback": twilio_status_url(settings),
+                "shutdown_timeout_s": settings.shutdown_timeout_s,
             },
+            shutdown_timeout_s=settings.shutdown_timeout_s,
         )
     except LedgerUnavailable as error:
         sys.exit(f"notifier: {error}")

@@ -51,6 +51,9 @@ class NotifierSettings(ConsumerSettings, LedgerSettings):
     twilio_auth_token: SecretStr | None = None
     twilio_from: str | None = None
     twilio_api_url: HttpUrl = "https://api.twilio.com"
+    notifier_public_url: HttpUrl | None = None
+    """Where Twilio reaches this service (METRICS_PORT, through a proxy): with it, Twilio
+    is asked for status callbacks at ``<url>/twilio/status``; without it, none."""
     sms_timeout_s: float = Field(default=10.0, gt=0)
     notifier_rules: Path | None = None
     notify_timezone: ZoneInfo = ZoneInfo("Asia/Kolkata")
@@ -62,6 +65,8 @@ class NotifierSettings(ConsumerSettings, LedgerSettings):
     notifier_send_backoff_cap_s: float = Field(default=5.0, gt=0)
     notifier_release_interval_s: float = Field(default=5.0, gt=0)
     """How often held messages whose time has come are looked for."""
+    metrics_port: int = Field(default=0, ge=0, le=65535)
+    """Port of /healthz, /readyz, /metrics and Twilio's status callbacks; 0 serves none."""
 
     @model_validator(mode="after")
     def _provider_is_configured(self) -> Self:
@@ -79,4 +84,6 @@ class NotifierSettings(ConsumerSettings, LedgerSettings):
             raise ValueError(
                 f"SMS_PROVIDER={self.sms_provider} requires {', '.join(missing)} to be set"
             )
+        if self.notifier_public_url and not self.metrics_port:
+            raise ValueError("NOTIFIER_PUBLIC_URL requires METRICS_PORT: callbacks arrive there")
         return self

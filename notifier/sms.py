@@ -71,7 +71,11 @@ class HttpSender:
 
 
 class TwilioSender:
-    """Twilio's Messages API; returns the message sid."""
+    """Twilio's Messages API; returns the message sid.
+
+    With ``status_callback_url``, Twilio posts each change of the message's status there
+    (notifier/http_app.py).
+    """
 
     def __init__(
         self,
@@ -82,6 +86,7 @@ class TwilioSender:
         auth_token: SecretStr,
         sender: str,
         timeout_s: float,
+        status_callback_url: str | None = None,
     ) -> None:
         self._session = session
         self._url = f"{api_url.rstrip('/')}/2010-04-01/Accounts/{account_sid}/Messages.json"
@@ -89,14 +94,18 @@ class TwilioSender:
         self._auth_token = auth_token
         self._sender = sender
         self._timeout_s = timeout_s
+        self._status_callback_url = status_callback_url
 
     def send(self, sms: Sms) -> str | None:
+        message = {"To": sms.to, "From": sms.sender or self._sender, "Body": sms.text}
+        if self._status_callback_url:
+            message["StatusCallback"] = self._status_callback_url
         response = _post(
             self._session,
             "Twilio",
             self._url,
             timeout_s=self._timeout_s,
-            data={"To": sms.to, "From": sms.sender or self._sender, "Body": sms.text},
+            data=message,
             auth=(self._account_sid, self._auth_token.get_secret_value()),
         )
         sid = _json_field(response, "sid")

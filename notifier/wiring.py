@@ -1,4 +1,5 @@
-"""The one place that builds the notifier from its settings: ledger, sender, Kafka, loop."""
+"""The one place that builds the notifier from its settings: ledger, sender, Kafka, loop,
+and its HTTP face (health, Twilio's status callbacks)."""
 
 import threading
 from collections.abc import Iterator
@@ -7,17 +8,30 @@ from typing import TextIO
 
 import requests
 from sqlalchemy import Engine
+from twilio.request_validator import RequestValidator
 
+from devstack.http_server import BackgroundServer
 from notifier.delivery import Delivery, SendPolicy
+from notifier.delivery_reports import TwilioStatusHandler
 from notifier.handlers import NotifyHandler
+from notifier.http_app import TWILIO_STATUS_PATH, notifier_http_app, twilio_status_app
 from notifier.ledger import Ledger
 from notifier.ledger_schema import open_engine
 from notifier.opt_outs import OptOutList, OptOutPolicy
+from notifier.readiness import NotifierReadiness, ReadyWhileRunning
 from notifier.releaser import HeldReleaser, StuckReporter
 from notifier.rules import RuleSet
 from notifier.settings import LedgerSettings, NotifierSettings
 from notifier.sms import ConsoleSender, HttpSender, SmsSender, TwilioSender
-from shared.consumer_loop import ConsumerLoop, open_consumer_loop
+from shared.consumer_loop import RunnableLoop, open_consumer_loop
+from shared.health import Readiness
+
+
+def twilio_status_url(settings: NotifierSettings) -> str | None:
+    """The public URL Twilio posts status reports to; None when none are asked for."""
+    if settings.sms_provider != "twilio" or not settings.notifier_public_url:
+        return None
+    return settings.notifier_public_url + TWILIO_STATUS_PATH
 
 
 def build_sender(
@@ -38,6 +52,7 @@ def build_sender(
             auth_token=settings.twilio_auth_token,
             sender=settings.twilio_from,
             timeout_s=settings.sms_timeout_s,
+            status_callback_url=twilio_status_url(settings),
         )
     return ConsoleSender(stdout)
 
@@ -53,13 +68,39 @@ def open_database(settings: LedgerSettings) -> Iterator[Engine]:
 
 
 @contextmanager
+def http_server(
+    settings: NotifierSettings, ledger: Ledger, readiness: Readiness
+) -> Iterator[BackgroundServer | None]:
+    """The HTTP face on METRICS_PORT, serving until the block ends; None when the port is 0."""
+    if not settings.metrics_port:
+        yield None
+        return
+    callback_url = twilio_status_url(settings)
+    twilio_status = None
+    if callback_url is not None:
+        assert settings.twilio_auth_token is not None
+        twilio_status = twilio_status_app(
+            TwilioStatusHandler(ledger),
+            RequestValidator(settings.twilio_auth_token.get_secret_value()),
+            callback_url,
+        )
+    app = notifier_http_app(readiness, twilio_status)
+    server = BackgroundServer(app, host="0.0.0.0", port=settings.metrics_port)  # noqa: S104
+    with server:
+        yield server
+
+
+@contextmanager
 def notifier_loop(
     settings: NotifierSettings, rules: RuleSet, stop: threading.Event, stdout: TextIO
-) -> Iterator[ConsumerLoop]:
+) -> Iterator[RunnableLoop]:
     """A consumer loop ready to ``run()`` until ``stop`` is set, with the releaser of held
-    messages running beside it; closes what it opened."""
+    messages running beside it and the HTTP face serving (METRICS_PORT); closes what it
+    opened."""
+    readiness = Readiness()
     with requests.Session() as session, open_database(settings) as database:
         ledger = Ledger(database)
+        ready = NotifierReadiness(readiness)
         stuck = StuckReporter(ledger, settings.notifier_stuck_after_s)
         stuck.report()
         delivery = Delivery(
@@ -79,20 +120,28 @@ def notifier_loop(
         handler = NotifyHandler(rules, delivery, opt_outs, settings.default_phone_region)
         releaser = threading.Thread(
             target=HeldReleaser(
-                ledger, delivery, stuck, stop, interval_s=settings.notifier_release_interval_s
+                ledger,
+                delivery,
+                stuck,
+                stop,
+                interval_s=settings.notifier_release_interval_s,
+                readiness=ready,
             ).run,
             name="held-releaser",
         )
-        with open_consumer_loop(
-            settings,
-            group_id=settings.notifier_group_id,
-            topic=settings.enriched_topic,
-            make_handler=lambda _publisher: handler,
-            stop=stop,
-        ) as loop:
+        with (
+            http_server(settings, ledger, readiness),
+            open_consumer_loop(
+                settings,
+                group_id=settings.notifier_group_id,
+                topic=settings.enriched_topic,
+                make_handler=lambda _publisher: handler,
+                stop=stop,
+            ) as loop,
+        ):
             releaser.start()
             try:
-                yield loop
+                yield ReadyWhileRunning(loop, ready)
             finally:
                 stop.set()
                 releaser.join()

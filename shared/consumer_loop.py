@@ -258,13 +258,18 @@ def run_until_signalled(
     bootstrap_servers: str,
     open_loop: Callable[[threading.Event], AbstractContextManager[RunnableLoop]],
     details: dict[str, Any],
+    *,
+    shutdown_timeout_s: float,
 ) -> None:
     """A consumer service's ``main``: run until SIGTERM or SIGINT, then return (exit 0).
 
-    A broker that cannot be reached at all ends the process with a one-line message
-    (no traceback) and a non-zero status, for the supervisor to restart it.
+    After the signal the loop finishes, publishes and commits the records in hand and
+    leaves the group; if that outlasts ``shutdown_timeout_s`` the process exits with
+    :data:`~shared.lifecycle.SHUTDOWN_TIMED_OUT` instead. A broker that cannot be reached
+    at all ends the process with a one-line message (no traceback) and a non-zero status,
+    for the supervisor to restart it.
     """
-    stop = stop_on_signals()
+    stop = stop_on_signals(shutdown_timeout_s)
     try:
         with open_loop(stop) as loop:
             log.info(f"{service} started", extra=details)

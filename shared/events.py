@@ -94,7 +94,14 @@ def from_record(record: Record) -> CloudEvent:
     )
     try:
         event = kafka_binding.from_structured(message, _FORMAT, CloudEvent)
-    except (BaseCloudEventException, ValueError, TypeError, AttributeError) as error:
+    except (
+        BaseCloudEventException,
+        ValueError,
+        TypeError,
+        AttributeError,
+        RecursionError,
+    ) as error:
+        # RecursionError: JSON nested too deeply for Python's parser.
         raise MalformedEvent(f"not a structured CloudEvent: {error}") from error
     if not isinstance(event, CloudEvent):
         raise MalformedEvent("not a CloudEvents 1.0 event")

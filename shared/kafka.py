@@ -5,8 +5,9 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer
 from kafka.errors import KafkaError
+from kafka.structs import TopicPartition
 
 from shared.errors import BrokerUnavailable
 from shared.events import Record
@@ -31,12 +32,24 @@ def create_producer(bootstrap_servers: str, *, max_block_ms: int = 10_000) -> Ka
     )
 
 
+class _LogAssignment(ConsumerRebalanceListener):  # type: ignore[misc]  # no type hints
+    """Logs every new assignment: which replica owns which partitions, after each rebalance."""
+
+    def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        """Nothing to do: commits follow every batch, and the next assignment is logged."""
+
+    def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        log.info(
+            "partitions assigned",
+            extra={"partitions": sorted(f"{tp.topic}/{tp.partition}" for tp in assigned)},
+        )
+
+
 def create_consumer(
     bootstrap_servers: str, *, group_id: str, topic: str | Sequence[str]
 ) -> KafkaConsumer:
     """A group member that commits only when told to, starting at the earliest offset."""
-    return KafkaConsumer(
-        *([topic] if isinstance(topic, str) else topic),
+    consumer = KafkaConsumer(
         bootstrap_servers=bootstrap_servers,
         group_id=group_id,
         enable_auto_commit=False,
@@ -45,6 +58,10 @@ def create_consumer(
         heartbeat_interval_ms=HEARTBEAT_INTERVAL_MS,
         max_poll_records=100,
     )
+    consumer.subscribe(
+        [topic] if isinstance(topic, str) else list(topic), listener=_LogAssignment()
+    )
+    return consumer
 
 
 class Delivery:

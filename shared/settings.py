@@ -65,10 +65,14 @@ class KafkaSettings(ServiceSettings):
 
 
 class ConsumerSettings(KafkaSettings):
-    """What every consuming service adds: how it backs off from transient failures."""
+    """What every consuming service adds: how it backs off from transient failures, and
+    how long it may take to stop."""
 
     retry_backoff_base_s: float = Field(default=0.5, gt=0)
     retry_backoff_cap_s: float = Field(default=30.0, gt=0)
+    shutdown_timeout_s: float = Field(default=20.0, gt=0)
+    """After SIGTERM, finishing the events in hand may take this long; then the process
+    exits anyway and what it had not committed is delivered again."""
 
 
 SettingsT = TypeVar("SettingsT", bound=BaseSettings)

@@ -11,7 +11,9 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
+import requests
 
+from devstack.broker import free_port
 from shared.contracts import validate_event
 from shared.events import to_record
 from shared.kafka import Publisher, create_producer
@@ -70,6 +72,7 @@ def test_the_service_prints_the_seed_sms_and_exits_cleanly_on_sigterm(
 
     log_path = tmp_path / "notifier.log"
     log_file = log_path.open("w")
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "notifier"],
         cwd=ROOT,
@@ -78,6 +81,7 @@ def test_the_service_prints_the_seed_sms_and_exits_cleanly_on_sigterm(
             SMS_PROVIDER="console",
             NOTIFIER_GROUP_ID=f"{topics.group_prefix}-notifier",
             NOTIFIER_DATABASE_URL=f"sqlite:///{tmp_path / 'notifier-ledger.db'}",
+            METRICS_PORT=str(port),
         ),
         stdout=subprocess.PIPE,
         stderr=log_file,
@@ -88,6 +92,8 @@ def test_the_service_prints_the_seed_sms_and_exits_cleanly_on_sigterm(
         expected = f"SMS to +919876543210: {SEED_TEXT}"
         seen = _wait_for_line(_lines(process.stdout), expected, timeout_s=60)
         assert expected in seen, log_path.read_text()
+        for probe in ("healthz", "readyz"):  # what compose's healthcheck asks
+            assert requests.get(f"http://127.0.0.1:{port}/{probe}", timeout=10).status_code == 200
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0, log_path.read_text()
     finally:

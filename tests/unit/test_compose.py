@@ -18,10 +18,11 @@ from pydantic_settings import BaseSettings
 
 from devstack.broker import free_port
 from enricher.settings import EnricherSettings
+from ingest.server import gunicorn_options
 from ingest.settings import IngestSettings
 from notifier.settings import NotifierSettings
 from sandbox.settings import SandboxSettings
-from shared.settings import environment_variables
+from shared.settings import ConsumerSettings, environment_variables
 from shared.topics import TopicSettings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,9 +33,9 @@ SETTINGS_BY_MODULE: dict[str, type[BaseSettings]] = {
     "sandbox": SandboxSettings,
     "shared.topics": TopicSettings,
 }
-NOT_READ_YET = {("notifier", "METRICS_PORT")}
-"""Set ahead of the code: the notifier's health endpoints are being added (issue 7).
-Remove the entry once NotifierSettings reads it; a test below says when."""
+NOT_READ_YET: set[tuple[str, str]] = set()
+"""(service, variable) set in compose ahead of the code that reads it; a test below says
+when an entry can go."""
 TOPIC_VARIABLES = ("RAW_TOPIC", "ENRICHED_TOPIC", "DEAD_LETTER_TOPIC", "ENRICHER_RETRY_TOPIC")
 CONSUMERS = ("enricher", "notifier")
 _DEFAULTED = re.compile(r"^\$\{(\w+):-(.*)\}$")
@@ -134,6 +135,24 @@ def test_the_replicas_share_kladanas_budget_within_its_limits(compose: dict[str,
     environment = enricher["environment"]
     assert replicas * int(value_of(environment["KLADANA_RATE_UNITS"])) <= 45
     assert replicas * int(value_of(environment["KLADANA_MAX_PARALLEL"])) <= 5
+
+
+def _seconds(duration: str) -> float:
+    """A compose duration as this file writes them: ``30s``."""
+    assert re.fullmatch(r"\d+s", duration), duration
+    return float(duration[:-1])
+
+
+def test_services_get_longer_to_stop_than_their_own_shutdown_bound(
+    compose: dict[str, Any],
+) -> None:
+    services = compose["services"]
+    ingest_graceful_s = gunicorn_options(IngestSettings())["graceful_timeout"]
+    assert _seconds(services["ingest"]["stop_grace_period"]) > ingest_graceful_s
+    for name in CONSUMERS:
+        bound = value_of(services[name]["environment"]["SHUTDOWN_TIMEOUT_S"])
+        assert float(bound) == ConsumerSettings.model_fields["shutdown_timeout_s"].default
+        assert _seconds(services[name]["stop_grace_period"]) > float(bound), name
 
 
 def test_the_notifiers_share_one_postgresql_ledger(compose: dict[str, Any]) -> None:

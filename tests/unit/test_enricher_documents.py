@@ -547,3 +547,35 @@ def test_whatever_kladana_sends_the_enriched_event_meets_its_schema(
 ) -> None:
     request = DocumentRequest("raw-event-1", SEED_ID, SALES_ORDER)
     enriched_record(request, kladana, timezone=MOSCOW)  # raises ContractViolation if not
+
+
+# Found by tests/unit/test_properties_enricher.py.
+KOLKATA = ZoneInfo("Asia/Kolkata")
+
+
+def test_a_date_from_before_standard_time_is_written_in_utc_to_stay_rfc_3339() -> None:
+    # Kolkata's offset in 1900 was +05:21:10: no valid RFC 3339 offset.
+    kladana = {
+        **SEED,
+        "moment": "1900-01-01 12:00:00.000",
+        "attributes": [{"name": "Founded", "type": "time", "value": "1900-01-01 00:00:00.000"}],
+    }
+    document = to_document(kladana, transaction_type=SALES_ORDER, timezone=KOLKATA)
+    assert document["moment"] == "1900-01-01T06:38:50+00:00"
+    assert document["attributes"] == {"Founded": "1899-12-31T18:38:50+00:00"}
+    enriched_record(DocumentRequest("raw-event-1", SEED_ID, SALES_ORDER), kladana, timezone=KOLKATA)
+
+
+def test_a_date_whose_utc_time_would_fall_before_year_one_is_invalid() -> None:
+    kladana = {**SEED, "moment": "0001-01-01 00:00:00.000"}
+    with pytest.raises(InvalidDocument, match="is not a Kladana date"):
+        to_document(kladana, transaction_type=SALES_ORDER, timezone=KOLKATA)
+
+
+def test_integers_beyond_the_range_of_floats_are_kept_exact() -> None:
+    huge = 10**400
+    kladana = {**SEED, "sum": huge, "shippedSum": -huge}
+    document = to_document(kladana, transaction_type=SALES_ORDER, timezone=MOSCOW)
+    assert document["sum"]["minor"] == huge
+    assert document["shipped"]["minor"] == -huge
+    assert document["sum"]["amount"] == f"{huge // 100}.00"

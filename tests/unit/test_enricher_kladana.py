@@ -527,3 +527,41 @@ def test_retry_after_is_milliseconds_turned_into_seconds(
 def test_rate_limit_counts_are_read_defensively(value: str | None, count: int | None) -> None:
     headers = {} if value is None else {"X-RateLimit-Remaining": value}
     assert header_count(headers, "X-RateLimit-Remaining") == count
+
+
+# Found by tests/unit/test_properties_enricher.py: Python's JSON parser gives up on
+# deep nesting with RecursionError, not ValueError.
+TOO_DEEP = "[" * 5000 + "]" * 5000
+
+
+def test_an_error_body_nested_too_deeply_is_described_as_text() -> None:
+    body = '{"errors": ' + TOO_DEEP + "}"
+    assert describe_error_body(body) == body[:200] + "..."
+    assert error_codes(body) == set()
+
+
+def test_an_answer_nested_too_deeply_is_an_invalid_document(
+    kladana: tuple[ScriptedKladana, KladanaClient],
+) -> None:
+    script, client = kladana
+    script.body = TOO_DEEP.encode()
+    with pytest.raises(InvalidDocument, match="nested too deeply") as raised:
+        client.fetch_document("customerorder", "abc")
+    assert raised.value.status == 200
+    assert raised.value.body == TOO_DEEP[:1000] + "..."
+
+
+@pytest.mark.parametrize(
+    ("body", "described"),
+    [
+        (
+            '{"errors": [{"error": "Bad\\nfield", "parameter": "a\\r\\nb"}]}',
+            "Bad field (parameter a b)",
+        ),
+        ('{"errors": [{"error": " \\n "}]}', "unnamed error"),
+        ('{"errors": ["\\n"]}', "unnamed error"),
+    ],
+)
+def test_an_error_description_is_one_line(body: str, described: str) -> None:
+    # Found by tests/unit/test_properties_enricher.py: line breaks were kept.
+    assert describe_error_body(body) == described

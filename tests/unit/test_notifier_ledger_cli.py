@@ -9,7 +9,7 @@ import pytest
 
 from notifier.__main__ import main
 from notifier.ledger import Ledger, Notification
-from notifier.ledger_schema import Status, open_engine
+from notifier.ledger_schema import DeliveryStatus, Status, open_engine
 from notifier.settings import NotifierSettings
 from notifier.sms import idempotency_key
 from shared.settings import environment_variables
@@ -37,8 +37,8 @@ class Clock:
 
 @pytest.fixture
 def ledger(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Ledger]:
-    """A ledger with one sent, one failed and one stuck row, an hour apart; the commands
-    are pointed at it and consider a row stuck after five minutes."""
+    """A ledger with one sent (and delivered), one failed and one stuck row, an hour apart;
+    the commands are pointed at it and consider a row stuck after five minutes."""
     for name in environment_variables(NotifierSettings):
         monkeypatch.delenv(name, raising=False)
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
@@ -49,6 +49,7 @@ def ledger(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Ledger]:
     ledger = Ledger(engine, clock)
     ledger.claim(_notification("doc-sent"))
     ledger.mark_sent(_notification("doc-sent").key, provider_message_id="SM42", attempts=1)
+    ledger.record_delivery("SM42", DeliveryStatus.DELIVERED)
     clock.now += timedelta(hours=1)
     ledger.claim(_notification("doc-failed", phone="+919800000001"))
     ledger.mark_failed(_notification("doc-failed").key, error="HTTP 400", attempts=1)
@@ -83,6 +84,7 @@ def test_the_json_listing_shows_every_field_with_the_phone_masked(
         "sender": None,
         "text": "Order doc-sent is on its way.",
         "status": "sent",
+        "delivery_status": "delivered",
         "provider_message_id": "SM42",
         "attempts": 1,
         "last_error": None,
@@ -112,14 +114,16 @@ def test_the_table_lists_one_row_per_notification_without_full_phones(
     assert main(["ledger"]) == 0
     header, *rows = capsys.readouterr().out.splitlines()
     assert header.split() == [
-        "created", "key", "status", "document", "rule", "state", "phone", "tries", "detail"
+        "created", "key", "status", "document", "rule", "state", "phone", "tries", "delivery",
+        "detail",
     ]  # fmt: skip
     assert [row.split()[3:5] for row in rows] == [
         ["sent", "doc-sent"],
         ["failed", "doc-failed"],
         ["sending", "doc-stuck"],
     ]
-    assert rows[0].split()[-1] == "SM42"
+    assert rows[0].split()[-2:] == ["delivered", "SM42"]
+    assert rows[2].split()[-1] == "-"  # no report from the provider
     assert "98765" not in "\n".join(rows)
     assert "98000" not in "\n".join(rows)
 

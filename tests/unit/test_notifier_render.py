@@ -215,3 +215,11 @@ def test_a_bad_template_is_a_rule_problem(template: str, fragment: str) -> None:
     with pytest.raises(RuleProblem) as raised:
         parse_template(template)
     assert fragment in str(raised.value)
+
+
+def test_a_date_the_zone_moves_beyond_year_9999_is_incomplete() -> None:
+    # Found by tests/unit/test_properties_notifier.py: it raised OverflowError.
+    with pytest.raises(DocumentIncomplete, match="cannot be shown in Asia/Kolkata"):
+        format_date("9999-12-31T23:00:00+00:00", KOLKATA, "en_IN")
+    with pytest.raises(DocumentIncomplete, match="cannot be shown"):
+        _render("{date}", moment="9999-12-31T23:00:00+00:00")

@@ -279,3 +279,18 @@ def test_the_toml_examples_of_the_docs_load() -> None:
     for block in blocks:
         rule = "" if "[[rule]]" in block else _rule(template="{number}")
         assert RuleSet.parse(rule + block, source="docs").rules
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a = " + "[" * 3000 + "]" * 3000,
+        '[[rule]]\nname = "x"\nwhen = ' + "{a = " * 3000 + "1" + "}" * 3000,
+    ],
+)
+def test_toml_nested_too_deeply_is_a_rules_error(text: str) -> None:
+    # Found by tests/unit/test_properties_notifier.py: tomllib raised RecursionError.
+    with pytest.raises(
+        RulesError, match=r"rules file deep\.toml: arrays or tables nested too deeply"
+    ):
+        RuleSet.parse(text, source="deep.toml")

@@ -6,7 +6,7 @@ import requests
 
 from notifier.settings import NotifierSettings
 from notifier.sms import ConsoleSender, HttpSender, TwilioSender
-from notifier.wiring import build_sender
+from notifier.wiring import build_sender, twilio_status_url
 from shared.errors import SettingsError
 from shared.settings import environment_variables, load_settings
 
@@ -77,6 +77,8 @@ def test_the_twilio_provider_needs_each_of_its_variables(
         ("NOTIFIER_DATABASE_URL", "not a url"),
         ("NOTIFIER_SEND_ATTEMPTS", "0"),
         ("NOTIFIER_STUCK_AFTER_S", "-1"),
+        ("METRICS_PORT", "70000"),
+        ("NOTIFIER_PUBLIC_URL", "notifier.example.com"),
     ],
 )
 def test_malformed_values_are_named(
@@ -118,3 +120,26 @@ def test_a_bad_database_url_is_named_without_its_password(
     with pytest.raises(SettingsError, match="NOTIFIER_DATABASE_URL") as raised:
         load_settings(NotifierSettings)
     assert "hunter2" not in str(raised.value)
+
+
+def test_the_public_url_gives_twilio_a_status_callback_url(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _twilio_environment(monkeypatch)
+    assert twilio_status_url(load_settings(NotifierSettings)) is None
+    monkeypatch.setenv("METRICS_PORT", "9100")
+    monkeypatch.setenv("NOTIFIER_PUBLIC_URL", "https://notifier.example.com/")
+    settings = load_settings(NotifierSettings)
+    assert settings.metrics_port == 9100
+    assert twilio_status_url(settings) == "https://notifier.example.com/twilio/status"
+    monkeypatch.setenv("SMS_PROVIDER", "console")
+    assert twilio_status_url(load_settings(NotifierSettings)) is None
+
+
+def test_a_public_url_without_a_port_to_receive_callbacks_on_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _twilio_environment(monkeypatch)
+    monkeypatch.setenv("NOTIFIER_PUBLIC_URL", "https://notifier.example.com")
+    with pytest.raises(SettingsError, match="NOTIFIER_PUBLIC_URL requires METRICS_PORT"):
+        load_settings(NotifierSettings)

@@ -33,7 +33,9 @@ def provider(_server: tuple[FakeProvider, str]) -> tuple[FakeProvider, str]:
     return fake, url
 
 
-def _twilio(url: str, session: requests.Session) -> TwilioSender:
+def _twilio(
+    url: str, session: requests.Session, status_callback_url: str | None = None
+) -> TwilioSender:
     return TwilioSender(
         session,
         api_url=url + "/",
@@ -41,6 +43,7 @@ def _twilio(url: str, session: requests.Session) -> TwilioSender:
         auth_token=SecretStr(TOKEN),
         sender="+15005550006",
         timeout_s=5,
+        status_callback_url=status_callback_url,
     )
 
 
@@ -83,6 +86,19 @@ def test_twilio_sender_posts_the_form_with_basic_auth_and_returns_the_sid(
     assert seen["path"] == "/2010-04-01/Accounts/AC123/Messages.json"
     assert seen["form"] == {"To": SMS.to, "From": "+15005550006", "Body": SMS.text}
     assert seen["authorization"] == "Basic " + base64.b64encode(f"AC123:{TOKEN}".encode()).decode()
+
+
+def test_twilio_is_asked_for_status_callbacks_only_when_a_url_is_configured(
+    provider: tuple[FakeProvider, str],
+) -> None:
+    fake, url = provider
+    callback = "https://notifier.example.com/twilio/status"
+    with requests.Session() as session:
+        _twilio(url, session, status_callback_url=callback).send(SMS)
+        _twilio(url, session).send(SMS)
+    with_callback, without = fake.requests
+    assert with_callback["form"]["StatusCallback"] == callback
+    assert "StatusCallback" not in without["form"]
 
 
 def test_a_rules_sender_replaces_the_default_one(provider: tuple[FakeProvider, str]) -> None:

@@ -106,6 +106,17 @@ def test_garbage_records_are_malformed(value: bytes) -> None:
         from_record(Record(key=b"k", value=value))
 
 
+def test_a_record_nested_too_deeply_is_malformed() -> None:
+    # Found by tests/unit/test_properties_shared.py: it raised RecursionError.
+    value = b'{"specversion": "1.0", "data": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+    with pytest.raises(MalformedEvent, match="recursion"):
+        from_record(
+            Record(
+                key=b"k", value=value, headers=(("content-type", b"application/cloudevents+json"),)
+            )
+        )
+
+
 def test_schema_violation_names_the_place() -> None:
     event = new_event(
         RAW_WEBHOOK, source="/test", document_id="doc-1", data={"document_id": "doc-1"}
