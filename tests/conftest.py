@@ -72,8 +72,8 @@ class PipelineTopics:
         return {name.upper(): str(value) for name, value in self.settings(bootstrap).items()}
 
 
-@pytest.fixture
-def topics(kafka_bootstrap: str) -> PipelineTopics:
+def fresh_topics(bootstrap: str, *, partitions: int) -> PipelineTopics:
+    """The pipeline's topics under new names, created with ``partitions`` each."""
     suffix = uuid.uuid4().hex[:10]
     names = PipelineTopics(
         raw=f"raw-{suffix}",
@@ -83,11 +83,16 @@ def topics(kafka_bootstrap: str) -> PipelineTopics:
         retry=f"retry-{suffix}",
     )
     ensure_topics(
-        kafka_bootstrap,
+        bootstrap,
         [names.raw, names.enriched, names.dead_letter, names.retry],
-        partitions=3,
+        partitions=partitions,
     )
     return names
+
+
+@pytest.fixture
+def topics(kafka_bootstrap: str) -> PipelineTopics:
+    return fresh_topics(kafka_bootstrap, partitions=3)
 
 
 @dataclass(frozen=True)

@@ -29,8 +29,7 @@ from sandbox.app import create_app as create_sandbox
 from sandbox.faults import Faults
 from shared.events import ENRICHED_DOCUMENT, to_record
 from shared.kafka import SESSION_TIMEOUT_MS, Publisher, create_consumer, create_producer
-from shared.topics import ensure_topics
-from tests.conftest import KafkaRecordView, PipelineTopics, ReadTopic
+from tests.conftest import KafkaRecordView, PipelineTopics, ReadTopic, fresh_topics
 from tests.enricher_fakes import raw_event
 from tests.helpers import wait_until
 
@@ -43,21 +42,7 @@ SHUTDOWN_TIMEOUT_S = 15
 
 @pytest.fixture
 def six_partitions(kafka_bootstrap: str) -> PipelineTopics:
-    """Fresh topics as the ``topics`` fixture makes them, with six partitions each."""
-    suffix = uuid.uuid4().hex[:10]
-    names = PipelineTopics(
-        raw=f"raw6-{suffix}",
-        enriched=f"enriched6-{suffix}",
-        dead_letter=f"dlq6-{suffix}",
-        group_prefix=f"group6-{suffix}",
-        retry=f"retry6-{suffix}",
-    )
-    ensure_topics(
-        kafka_bootstrap,
-        [names.raw, names.enriched, names.dead_letter, names.retry],
-        partitions=PARTITIONS,
-    )
-    return names
+    return fresh_topics(kafka_bootstrap, partitions=PARTITIONS)
 
 
 @pytest.fixture
