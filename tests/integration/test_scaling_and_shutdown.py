@@ -286,8 +286,8 @@ def test_the_notifier_exits_0_on_sigterm_and_the_member_that_stays_takes_its_par
         assert notifier.stop(timeout_s=SHUTDOWN_TIMEOUT_S + 30) == 0, logs([notifier])
         # The member that stays takes over every partition. (The loop closes its
         # consumer, which sends LeaveGroup; on Apache Kafka that hands the partitions
-        # over at once. The embedded broker rebalances no sooner than a session expiry
-        # after it, so how soon is not something this test can tell.)
+        # over at once. The embedded broker takes seconds to rebalance after it, about as
+        # long as a session expiry, so timing cannot tell leaving from expiring here.)
         assert wait_until(lambda: owned[0] == 3, timeout_s=60)
     finally:
         stop.set()
