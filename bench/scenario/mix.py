@@ -1,0 +1,213 @@
+"""The webhooks a scenario sends: a seeded, realistic mix planned before the run starts.
+
+Planning everything up front (pure, no I/O) makes a run reproducible from its seed and
+lets the unit tests check the mix without a pipeline. What Kladana really sends: workflow
+webhooks (``?id=&type=``, GET or POST) for all 14 transaction types, the same webhook
+again, bursts on one document (a document edited several times in a row), native API
+webhooks (``POST ?requestId=`` with an ``events`` body) including Kladana's own retries
+with the same ``requestId``, ids Kladana cannot find, and garbage.
+"""
+
+import json
+import random
+import uuid
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from shared.kladana_types import TRANSACTION_TYPES
+
+API_BASE = "https://api.kladana.com/api/remap/1.2"
+BURST_SIZE = 5
+BURST_SPACING_S = 0.02
+
+
+class Expect(Enum):
+    ACCEPT = "accept"
+    REJECT = "reject"
+
+
+@dataclass(frozen=True)
+class PlannedRequest:
+    """One HTTP request to ingest, ``at_s`` seconds after the drive started."""
+
+    at_s: float
+    label: str
+    """What it stands for: new, repeat, burst, native, native-repeat, gone, malformed:..."""
+    method: str
+    params: dict[str, str]
+    body: bytes | None
+    expect: Expect
+    documents: tuple[str, ...] = field(default=())
+    """The document ids it names (empty for malformed requests)."""
+
+    @property
+    def native(self) -> bool:
+        return "requestId" in self.params
+
+
+# Relative weights of the kinds of step; a burst step sends BURST_SIZE requests.
+WEIGHTS: dict[str, int] = {
+    "new": 50,
+    "repeat": 10,
+    "burst": 4,
+    "native": 14,
+    "native-repeat": 4,
+    "gone": 3,
+    "malformed": 10,
+}
+
+MALFORMED = (
+    "missing_id",
+    "invalid_type",
+    "invalid_id",
+    "wrong_token",
+    "no_token",
+    "bad_json",
+    "unknown_entity",
+    "invalid_href",
+    "method",
+)
+
+
+def _uuid(rng: random.Random) -> str:
+    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
+class _Planner:
+    def __init__(self, rng: random.Random, token: str) -> None:
+        self.rng = rng
+        self.token = token
+        self.documents: list[tuple[str, str]] = []
+        """(id, type) of every document named so far: targets of repeats and bursts."""
+        self.workflow: list[PlannedRequest] = []
+        self.natives: list[PlannedRequest] = []
+
+    def new_document(self) -> tuple[str, str]:
+        document = (_uuid(self.rng), self.rng.choice(TRANSACTION_TYPES.names))
+        self.documents.append(document)
+        return document
+
+    def known_document(self) -> tuple[str, str]:
+        return self.rng.choice(self.documents) if self.documents else self.new_document()
+
+    def workflow_request(
+        self, at_s: float, label: str, document: tuple[str, str]
+    ) -> PlannedRequest:
+        method = self.rng.choice(("GET", "POST"))
+        params = {"id": document[0], "type": document[1], "token": self.token}
+        request = PlannedRequest(at_s, label, method, params, None, Expect.ACCEPT, (document[0],))
+        self.workflow.append(request)
+        return request
+
+    def native_request(self, at_s: float) -> PlannedRequest:
+        documents = [
+            self.new_document() if self.rng.random() < 0.7 else self.known_document()
+            for _ in range(self.rng.randint(1, 3))
+        ]
+        events = [_native_event(document_id, type_name) for document_id, type_name in documents]
+        body = json.dumps({"events": events}).encode()
+        params = {"requestId": _uuid(self.rng), "token": self.token}
+        request = PlannedRequest(
+            at_s, "native", "POST", params, body, Expect.ACCEPT, tuple(d for d, _ in documents)
+        )
+        self.natives.append(request)
+        return request
+
+    def step(self, at_s: float) -> list[PlannedRequest]:
+        kind = self.rng.choices(list(WEIGHTS), weights=list(WEIGHTS.values()))[0]
+        if kind == "repeat" and self.workflow:
+            earlier = self.rng.choice(self.workflow)
+            return [
+                PlannedRequest(
+                    at_s,
+                    "repeat",
+                    earlier.method,
+                    dict(earlier.params),
+                    None,
+                    Expect.ACCEPT,
+                    earlier.documents,
+                )
+            ]
+        if kind == "burst":
+            document = self.known_document()
+            return [
+                self.workflow_request(at_s + n * BURST_SPACING_S, "burst", document)
+                for n in range(BURST_SIZE)
+            ]
+        if kind == "native":
+            return [self.native_request(at_s)]
+        if kind == "native-repeat" and self.natives:
+            earlier = self.rng.choice(self.natives)
+            return [
+                PlannedRequest(
+                    at_s,
+                    "native-repeat",
+                    "POST",
+                    dict(earlier.params),
+                    earlier.body,
+                    Expect.ACCEPT,
+                    earlier.documents,
+                )
+            ]
+        if kind == "gone":
+            # Not a UUID: the sandbox knows no such document (404), as for a deleted one.
+            gone = (
+                f"gone-{self.rng.getrandbits(64):016x}",
+                self.rng.choice(TRANSACTION_TYPES.names),
+            )
+            return [self.workflow_request(at_s, "gone", gone)]
+        if kind == "malformed":
+            return [self.malformed(at_s, self.rng.choice(MALFORMED))]
+        return [self.workflow_request(at_s, "new", self.new_document())]
+
+    def malformed(self, at_s: float, kind: str) -> PlannedRequest:
+        document_id, type_name = _uuid(self.rng), self.rng.choice(TRANSACTION_TYPES.names)
+        token = {"token": self.token}
+        params: dict[str, str] = {"id": document_id, "type": type_name, **token}
+        method, body = "POST", None
+        if kind == "missing_id":
+            params = {"type": type_name, **token}
+        elif kind == "invalid_type":
+            params["type"] = "Invoice"
+        elif kind == "invalid_id":
+            params["id"] = "../../etc/passwd"
+        elif kind == "wrong_token":
+            params["token"] = "not-the-token"  # noqa: S105 - a wrong token on purpose
+        elif kind == "no_token":
+            del params["token"]
+        elif kind == "method":
+            method = "PUT"
+        else:
+            event = _native_event(document_id, type_name)
+            if kind == "unknown_entity":
+                event["meta"]["type"] = "invoice"
+            elif kind == "invalid_href":
+                event["meta"]["href"] = "https://api.kladana.com/not/an/entity"
+            body = b"{not json" if kind == "bad_json" else json.dumps({"events": [event]}).encode()
+            params = {"requestId": _uuid(self.rng), **token}
+        return PlannedRequest(at_s, f"malformed:{kind}", method, params, body, Expect.REJECT)
+
+
+def _native_event(document_id: str, type_name: str) -> dict[str, Any]:
+    known = TRANSACTION_TYPES.by_name(type_name)
+    assert known is not None
+    return {
+        "meta": {"type": known.entity, "href": f"{API_BASE}/entity/{known.entity}/{document_id}"},
+        "action": "UPDATE",
+        "accountId": "84e60e93-f15f-11e5-7a69-97110003c5a1",
+        "updatedFields": ["state"],
+    }
+
+
+def plan_webhooks(*, seed: int, rate: float, duration_s: float, token: str) -> list[PlannedRequest]:
+    """About ``rate`` requests per second for ``duration_s``, sorted by time."""
+    rng = random.Random(seed)
+    planner = _Planner(rng, token)
+    requests: list[PlannedRequest] = []
+    at_s = 0.0
+    while at_s < duration_s:
+        step = planner.step(at_s)
+        requests.extend(r for r in step if r.at_s < duration_s)
+        at_s += len(step) / rate
+    return sorted(requests, key=lambda r: r.at_s)
