@@ -18,15 +18,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from kafka import KafkaConsumer, TopicPartition
-
 from bench.stack import START_TIMEOUT_S, wait_until_ready
 from devstack.broker import free_port
 from devstack.processes import ServiceProcess
 from ingest.webhooks import raw_event
 from sandbox.remote import SandboxControl
 from shared.events import ENRICHED_DOCUMENT, to_record
-from shared.kafka import Publisher, create_producer
+from shared.kafka import Publisher, create_producer, read_from_beginning
 from shared.kladana_types import TRANSACTION_TYPES
 from shared.topics import ensure_topics
 
@@ -126,11 +124,8 @@ class EnrichedLog:
     """The enriched topic read from its start, a little more at each :meth:`read_new`."""
 
     def __init__(self, bootstrap: str, topic: str) -> None:
-        self._consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-        partitions = self._consumer.partitions_for_topic(topic) or set()
-        self._partitions = [TopicPartition(topic, number) for number in sorted(partitions)]
-        self._consumer.assign(self._partitions)
-        self._consumer.seek_to_beginning(*self._partitions)
+        self._consumer = read_from_beginning(bootstrap, topic)
+        self._partitions = sorted(self._consumer.assignment())
         self.events: dict[str, Enriched] = {}
         """The first enriched event of each raw event id (repeats after a retry dropped)."""
         self.other_events = 0

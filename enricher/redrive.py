@@ -15,16 +15,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from kafka import KafkaConsumer
-from kafka.structs import TopicPartition
-
 from enricher.batch import Polled
 from enricher.retry import RETRY_PREFIX, without_headers
 from enricher.settings import RedriveSettings
 from shared.consumer_loop import PUBLISH_ACK_TIMEOUT_S
 from shared.errors import MalformedEvent
 from shared.events import Record, from_record
-from shared.kafka import Publisher, create_producer
+from shared.kafka import Publisher, create_producer, read_from_beginning
 from shared.topics import ensure_topics
 
 LEDGER_SUFFIX = ".redriven"
@@ -137,14 +134,9 @@ def redrive(settings: RedriveSettings, chosen: RedriveFilter, *, dry_run: bool) 
 
 def records_to_end(bootstrap_servers: str, topic: str) -> Iterator[Polled]:
     """Every record of ``topic`` from the beginning to (at least) its end offsets of now."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    consumer = read_from_beginning(bootstrap_servers, topic)
     try:
-        partitions = [
-            TopicPartition(topic, number)
-            for number in sorted(consumer.partitions_for_topic(topic) or ())
-        ]
-        consumer.assign(partitions)
-        consumer.seek_to_beginning(*partitions)
+        partitions = sorted(consumer.assignment())
         end = consumer.end_offsets(partitions)
         while any(consumer.position(partition) < end[partition] for partition in partitions):
             # Records past the end offsets are kept too: the embedded broker reports the

@@ -114,18 +114,14 @@ def read_topic(kafka_bootstrap: str) -> ReadTopic:
     With ``count``: until that many records arrived (or ``timeout_s`` passed; the caller's
     assertion then fails). Without: everything up to the end offsets of this moment.
     """
-    from kafka import KafkaConsumer, TopicPartition
+    from shared.kafka import read_from_beginning
 
     def read(
         topic: str, *, count: int | None = None, timeout_s: float = 30.0
     ) -> list[KafkaRecordView]:
-        consumer = KafkaConsumer(bootstrap_servers=kafka_bootstrap, enable_auto_commit=False)
+        consumer = read_from_beginning(kafka_bootstrap, topic)
         try:
-            partitions = [
-                TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())
-            ]
-            consumer.assign(partitions)
-            consumer.seek_to_beginning(*partitions)
+            partitions = sorted(consumer.assignment())
             end = consumer.end_offsets(partitions)
             found: list[KafkaRecordView] = []
             deadline = time.monotonic() + timeout_s

@@ -20,6 +20,7 @@ from sqlalchemy import create_engine, select
 
 from bench.scenario.stack import ENRICHED_TOPIC, RAW_TOPIC, RETRY_TOPIC
 from notifier.ledger_schema import notifications
+from shared.kafka import read_from_beginning
 
 # Which group consumes which topics (the services' defaults).
 GROUP_TOPICS: dict[str, tuple[str, ...]] = {
@@ -149,13 +150,9 @@ def read_topic(bootstrap: str, topic: str) -> list[TopicRecord]:
     """Every record of ``topic``: up to its end offsets of this moment, then on until a
     poll of a second brings nothing more, so a record the end offsets do not count (see
     :func:`overcommitted`) is still read. Records past those ends are logged."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = read_from_beginning(bootstrap, topic)
     try:
-        partitions = [
-            TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())
-        ]
-        consumer.assign(partitions)
-        consumer.seek_to_beginning(*partitions)
+        partitions = sorted(consumer.assignment())
         ends = consumer.end_offsets(partitions)
         found: list[TopicRecord] = []
         past_end: dict[int, int] = {}

@@ -19,7 +19,6 @@ from typing import Any
 import pytest
 import requests
 from flask.testing import FlaskClient
-from kafka import KafkaConsumer, TopicPartition
 
 from devstack.broker import EmbeddedBroker, free_port, wait_for_port
 from devstack.processes import ServiceProcess
@@ -27,6 +26,7 @@ from ingest.app import create_app
 from ingest.settings import IngestSettings
 from ingest.spool import Spool
 from ingest.wiring import build_durability
+from shared.kafka import read_from_beginning
 from shared.topics import ensure_topics
 from tests.helpers import wait_until
 
@@ -87,13 +87,8 @@ def webhooks() -> list[dict[str, str]]:
 def read_all(bootstrap: str, topic: str, *, count: int, timeout_s: float = 60) -> list[Any]:
     """Every record of ``topic``, once ``count`` arrived (or the time is up), and a little
     longer, so that a duplicate would show."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = read_from_beginning(bootstrap, topic)
     try:
-        partitions = [
-            TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())
-        ]
-        consumer.assign(partitions)
-        consumer.seek_to_beginning(*partitions)
         found: list[Any] = []
         deadline = time.monotonic() + timeout_s
         while len(found) < count and time.monotonic() < deadline:
