@@ -27,6 +27,15 @@ class QuietHours:
         """``None`` when ``now`` (aware) is outside quiet hours, else when they end."""
         if now.tzinfo is None:
             raise ValueError("quiet hours need an aware datetime")
+        opens = self._end_of_window_around(now)
+        # A DST jump can swallow a day's whole open interval (open only 01:00-01:01 on
+        # the night the clocks skip 01:00-02:00): the moment after the jump is quiet
+        # again, and the window ends a day later.
+        while opens is not None and (later := self._end_of_window_around(opens)) is not None:
+            opens = later
+        return opens
+
+    def _end_of_window_around(self, now: datetime) -> datetime | None:
         local = now.astimezone(self.zone)
         clock = local.time().replace(tzinfo=None)
         if self.start < self.end:

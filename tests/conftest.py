@@ -15,9 +15,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from devstack.broker import EmbeddedBroker
 from shared.topics import ensure_topics
+
+# The suite's property tests draw the same examples on every run, so a red CI names a
+# change, not an unlucky draw, and no example fails for being slow on a busy machine.
+# `HYPOTHESIS_PROFILE=explore` draws new, and more, examples: the way to hunt for bugs.
+settings.register_profile("default", derandomize=True, deadline=None, database=None)
+settings.register_profile("explore", max_examples=1000, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 def _docker_answers() -> bool:

@@ -13,13 +13,9 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 FAST = settings(
-    max_examples=150,
-    # A loaded 2-core machine makes per-example timings meaningless.
-    deadline=None,
-    # The same examples on every run and machine, as in test_ingest_openapi.py, so CI
-    # is deterministic; to fuzz harder once, raise max_examples and drop these two.
-    derandomize=True,
-    database=None,
+    # Derandomized and without deadlines unless HYPOTHESIS_PROFILE says otherwise
+    # (tests/conftest.py); the `explore` profile's larger example count wins.
+    max_examples=max(150, settings.default.max_examples),
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 """Under a second per test, a few seconds for all, even on a shared machine."""

@@ -94,5 +94,14 @@ def test_next_open_is_later_and_outside_the_window(
     opens = window.next_open(now)
     if opens is None:
         return
-    assert now < opens <= now + timedelta(days=1, hours=1)
+    # A day and an hour at most, or two when a DST jump swallowed a day's open interval.
+    assert now < opens <= now + timedelta(days=2, hours=1)
+    assert window.next_open(opens) is None
+
+
+def test_an_open_interval_swallowed_by_the_clocks_going_forward_waits_for_the_next_day() -> None:
+    # Open only 01:00-01:01 London time; on 31 March 2024 the clocks skip 01:00-02:00.
+    window = QuietHours(time(1, 1), time(1, 0), ZoneInfo("Europe/London"))
+    opens = window.next_open(datetime(2024, 3, 30, 1, 1, tzinfo=UTC))
+    assert opens == datetime(2024, 4, 1, 1, 0, tzinfo=ZoneInfo("Europe/London"))
     assert window.next_open(opens) is None
