@@ -3,7 +3,7 @@
 Twilio posts one report per change of a message's status, not necessarily in order and
 possibly more than once; the ledger keeps the latest stage (see
 :meth:`DeliveryStatus.supersedes`). Checking the report came from Twilio is the HTTP
-endpoint's job (notifier/callbacks.py); this module only interprets it.
+endpoint's job (notifier/http_app.py); this module only interprets it.
 """
 
 import logging

@@ -1,5 +1,5 @@
-"""The notifier's HTTP face on METRICS_PORT: health, readiness, metrics (shared.health) and,
-when Twilio sends, Twilio's status callbacks at :data:`TWILIO_STATUS_PATH`.
+"""Twilio's status callbacks at :data:`TWILIO_STATUS_PATH`, mounted beside health,
+readiness and metrics (shared.health) on the notifier's METRICS_PORT when Twilio sends.
 
 Only transport here: the signature check, the form, the answer. What a report means is
 notifier/delivery_reports.py's. docs/notifier.md, "Delivery status", for operators.
@@ -7,16 +7,13 @@ notifier/delivery_reports.py's. docs/notifier.md, "Delivery status", for operato
 
 import logging
 from typing import Any, Protocol
-from wsgiref.types import WSGIApplication
 
 from flask import Flask, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
-from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from notifier.delivery_reports import StatusReport, TwilioStatusHandler
 from notifier.errors import LedgerUnavailable
-from shared.health import HealthApp, Readiness
 from shared.http_errors import json_http_error
 
 log = logging.getLogger(__name__)
@@ -70,14 +67,6 @@ def twilio_status_app(
 
     app.register_error_handler(HTTPException, json_http_error)
     return app
-
-
-def notifier_http_app(readiness: Readiness, twilio_status: Flask | None) -> WSGIApplication:
-    """``/healthz``, ``/readyz``, ``/metrics``, and the Twilio callback when given."""
-    health = HealthApp(readiness)
-    if twilio_status is None:
-        return health
-    return DispatcherMiddleware(health, {TWILIO_MOUNT: twilio_status})
 
 
 def _error(status: int, code: str, message: str) -> tuple[dict[str, str], int]:

@@ -5,6 +5,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TextIO
+from wsgiref.types import WSGIApplication
 
 import requests
 from sqlalchemy import Engine
@@ -14,7 +15,7 @@ from devstack.http_server import BackgroundServer
 from notifier.delivery import Delivery, SendPolicy
 from notifier.delivery_reports import TwilioStatusHandler
 from notifier.handlers import NotifyHandler
-from notifier.http_app import TWILIO_STATUS_PATH, notifier_http_app, twilio_status_app
+from notifier.http_app import TWILIO_MOUNT, TWILIO_STATUS_PATH, twilio_status_app
 from notifier.ledger import Ledger
 from notifier.ledger_schema import open_engine
 from notifier.opt_outs import OptOutList, OptOutPolicy
@@ -24,7 +25,7 @@ from notifier.rules import RuleSet
 from notifier.settings import LedgerSettings, NotifierSettings
 from notifier.sms import ConsoleSender, HttpSender, SmsSender, TwilioSender
 from shared.consumer_loop import RunnableLoop, open_consumer_loop
-from shared.health import Readiness
+from shared.health import Readiness, health_server
 
 
 def twilio_status_url(settings: NotifierSettings) -> str | None:
@@ -76,17 +77,15 @@ def http_server(
         yield None
         return
     callback_url = twilio_status_url(settings)
-    twilio_status = None
+    mounts: dict[str, WSGIApplication] = {}
     if callback_url is not None:
         assert settings.twilio_auth_token is not None
-        twilio_status = twilio_status_app(
+        mounts[TWILIO_MOUNT] = twilio_status_app(
             TwilioStatusHandler(ledger),
             RequestValidator(settings.twilio_auth_token.get_secret_value()),
             callback_url,
         )
-    app = notifier_http_app(readiness, twilio_status)
-    server = BackgroundServer(app, host="0.0.0.0", port=settings.metrics_port)  # noqa: S104
-    with server:
+    with health_server(readiness, settings.metrics_port, mounts=mounts) as server:
         yield server
 
 

@@ -7,10 +7,12 @@ A supervisor (Kubernetes probes, compose healthchecks) restarts a process whose
 
 import json
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
+from wsgiref.types import WSGIApplication
 
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from devstack.http_server import BackgroundServer
 
@@ -75,8 +77,25 @@ def _answer(start_response: Any, status: str, body: dict[str, str]) -> list[byte
     return [payload]
 
 
+def health_app(
+    readiness: Readiness,
+    registry: CollectorRegistry = REGISTRY,
+    *,
+    mounts: Mapping[str, WSGIApplication] | None = None,
+) -> WSGIApplication:
+    """The health and metrics endpoints, plus a service's own apps under their path
+    prefixes (the notifier's Twilio callbacks)."""
+    health = HealthApp(readiness, registry)
+    return DispatcherMiddleware(health, dict(mounts)) if mounts else health
+
+
 def health_server(
-    readiness: Readiness, port: int, registry: CollectorRegistry = REGISTRY
+    readiness: Readiness,
+    port: int,
+    registry: CollectorRegistry = REGISTRY,
+    *,
+    mounts: Mapping[str, WSGIApplication] | None = None,
 ) -> BackgroundServer:
-    """The health and metrics endpoints on ``port`` on every interface, not yet started."""
-    return BackgroundServer(HealthApp(readiness, registry), host="0.0.0.0", port=port)  # noqa: S104
+    """:func:`health_app` on ``port`` on every interface, not yet started."""
+    app = health_app(readiness, registry, mounts=mounts)
+    return BackgroundServer(app, host="0.0.0.0", port=port)  # noqa: S104

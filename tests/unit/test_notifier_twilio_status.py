@@ -12,11 +12,11 @@ from werkzeug.test import Client, TestResponse
 
 from notifier.delivery_reports import StatusReport, TwilioStatusHandler
 from notifier.errors import LedgerUnavailable
-from notifier.http_app import notifier_http_app, twilio_status_app
+from notifier.http_app import TWILIO_MOUNT, twilio_status_app
 from notifier.ledger import DeliveryUpdate, Ledger, LedgerEntry, Notification
 from notifier.ledger_schema import DeliveryStatus, open_engine
 from notifier.sms import idempotency_key
-from shared.health import Readiness
+from shared.health import Readiness, health_app
 
 TOKEN = "tw-auth-token"
 PUBLIC_URL = "https://notifier.example.com/twilio/status"
@@ -44,7 +44,7 @@ def ledger(tmp_path: Path) -> Iterator[Ledger]:
 
 def _client(handler: Any, readiness: Readiness | None = None) -> Client:
     callbacks = twilio_status_app(handler, RequestValidator(TOKEN), PUBLIC_URL)
-    return Client(notifier_http_app(readiness or Readiness(), callbacks))
+    return Client(health_app(readiness or Readiness(), mounts={TWILIO_MOUNT: callbacks}))
 
 
 @pytest.fixture
@@ -236,9 +236,9 @@ def test_health_and_readiness_are_served_beside_the_callback(client: Client) -> 
     assert client.get("/healthz").status_code == 200
     readiness = Readiness()
     readiness.ready()
-    assert Client(notifier_http_app(readiness, None)).get("/readyz").status_code == 200
+    assert Client(health_app(readiness)).get("/readyz").status_code == 200
     readiness.not_ready("ledger database: OperationalError")
-    answer = Client(notifier_http_app(readiness, None)).get("/readyz")
+    answer = Client(health_app(readiness)).get("/readyz")
     assert (answer.status_code, answer.json) == (
         503,
         {"status": "not ready", "reason": "ledger database: OperationalError"},
@@ -246,7 +246,7 @@ def test_health_and_readiness_are_served_beside_the_callback(client: Client) -> 
 
 
 def test_without_twilio_callbacks_the_path_is_not_served() -> None:
-    response = Client(notifier_http_app(Readiness(), None)).post("/twilio/status", data={})
+    response = Client(health_app(Readiness())).post("/twilio/status", data={})
     assert response.status_code == 404
 
 
