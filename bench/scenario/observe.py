@@ -9,17 +9,18 @@ offsets did not move between two looks.
 import json
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import requests
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
-from sqlalchemy import create_engine, select
 
 from bench.scenario.stack import ENRICHED_TOPIC, RAW_TOPIC, RETRY_TOPIC
-from notifier.ledger_schema import notifications
+from notifier.ledger import Ledger, LedgerQuery
+from notifier.ledger_schema import Status, open_engine
 from shared.kafka import read_from_beginning
 
 # Which group consumes which topics (the services' defaults).
@@ -107,18 +108,10 @@ def ledger_pending(database: Path, *, alive_s: float = LEDGER_ALIVE_S) -> int:
     killed notifier stops being touched, and counts as stuck once ``alive_s`` has passed."""
     if not database.exists():
         return 0
-    since = datetime.now(UTC) - timedelta(seconds=alive_s)
-    engine = create_engine(f"sqlite:///{database}")
-    try:
-        with engine.connect() as connection:
-            rows = connection.execute(
-                select(notifications.c.status, notifications.c.updated_at).where(
-                    notifications.c.status.in_(("held", "sending"))
-                )
-            )
-            return sum(1 for row in rows if row.status == "held" or row.updated_at > since)
-    finally:
-        engine.dispose()
+    with _ledger(database) as ledger:
+        held = ledger.entries(LedgerQuery(status=Status.HELD))
+        sending = ledger.entries(LedgerQuery(status=Status.SENDING))
+        return len(held) + len(sending) - len(ledger.stuck(alive_s))
 
 
 def wait_until_quiet(
@@ -180,10 +173,14 @@ def read_topic(bootstrap: str, topic: str) -> list[TopicRecord]:
 
 def ledger_statuses(database: Path) -> dict[str, str]:
     """Every notification key of the ledger and its status."""
-    engine = create_engine(f"sqlite:///{database}")
+    with _ledger(database) as ledger:
+        return {entry.notification.key: entry.status.value for entry in ledger.entries()}
+
+
+@contextmanager
+def _ledger(database: Path) -> Iterator[Ledger]:
+    engine = open_engine(f"sqlite:///{database}")
     try:
-        with engine.connect() as connection:
-            rows = connection.execute(select(notifications.c.key, notifications.c.status))
-            return {row.key: row.status for row in rows}
+        yield Ledger(engine)
     finally:
         engine.dispose()

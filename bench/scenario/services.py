@@ -13,12 +13,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import requests
-
+from bench.stack import wait_until_ready
 from devstack.broker import free_port
 from devstack.processes import ServiceProcess
-
-READY_TIMEOUT_S = 90.0
 
 
 def _children(pid: int) -> list[int]:
@@ -86,19 +83,9 @@ class ManagedService:
     def exit_code(self) -> int | None:
         return None if self._process is None else self._process.exit_code()
 
-    def wait_ready(self, timeout_s: float = READY_TIMEOUT_S) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.exit_code() is not None:
-                tail = self.log_path.read_text()[-2000:]
-                raise RuntimeError(f"{self.name} exited while starting; its log ends:\n{tail}")
-            try:
-                if requests.get(self.ready_url(), timeout=2).status_code == 200:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.2)
-        raise TimeoutError(f"{self.name} not ready after {timeout_s}s: {self.log_path}")
+    def wait_ready(self) -> None:
+        assert self._process is not None, "not started"
+        wait_until_ready(self._process, self.ready_url())
 
     def kill(self) -> None:
         """SIGKILL of the process and its children (gunicorn's workers); returns once all
