@@ -2,7 +2,7 @@
 ledger. Exit status 0 only when nothing accepted was lost and no SMS was sent twice.
 
     python -m bench.scenario --rate 20 --duration 60 --all-faults
-    python -m bench.scenario --duration 600 --rate 50 --all-faults --report docs/benchmarks.md
+    python -m bench.scenario --duration 600 --rate 30 --all-faults --report docs/benchmarks.md
 
 See docs/scenarios.md.
 """

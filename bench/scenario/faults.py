@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from bench.scenario.schedule import Fault
 from bench.scenario.stack import Pipeline
+from sandbox.faults import Faults
 
 log = logging.getLogger(__name__)
 
@@ -21,12 +22,10 @@ KLADANA_KNOBS: dict[str, dict[str, object]] = {
     "kladana-latency": {"latency_ms": 1500.0, "latency_jitter_ms": 1500.0},
     "kladana-storm": {"rate_limit_storm": True},
 }
-KLADANA_NORMAL: dict[str, object] = {
-    "outage": False,
-    "latency_ms": 0.0,
-    "latency_jitter_ms": 0.0,
-    "rate_limit_storm": False,
-}
+KLADANA_NORMAL: dict[str, object] = Faults().model_dump(
+    include={knob for knobs in KLADANA_KNOBS.values() for knob in knobs}
+)
+"""The sandbox's defaults for every knob a Kladana fault turns."""
 
 
 @dataclass(frozen=True)
