@@ -1,16 +1,14 @@
 """What can go wrong while enriching, sorted into retriable, permanent and "halt".
 
 A bad token (401/403) is no event's fault, so it must never dead-letter one. It is a
-:class:`ConfigurationError`, which derives from ``RetriableError`` on purpose: a loop
-that knows nothing of it retries (and so loses nothing), while the enricher's processor
-checks for ``ConfigurationError`` first and halts: stops consuming, reports not ready,
-commits nothing.
+:class:`~shared.errors.ConfigurationError`, on which the consumer runtime halts: stops
+consuming, reports not ready, commits nothing.
 
 Every error built from a Kladana answer carries ``status`` (``None`` when no answer came)
 and ``body`` (Kladana's error body, truncated, the token scrubbed) for dead-letter headers.
 """
 
-from shared.errors import PermanentError, PipelineError, RetriableError
+from shared.errors import ConfigurationError, PermanentError, PipelineError, RetriableError
 
 
 class KladanaAnswer(PipelineError):
@@ -45,10 +43,6 @@ class NoRequestSlot(KladanaUnavailable):
 
     Nothing was sent to Kladana; the same request may be tried again later.
     """
-
-
-class ConfigurationError(RetriableError):
-    """The service itself is misconfigured: halt, and never dead-letter the event at hand."""
 
 
 class KladanaAuthFailed(KladanaAnswer, ConfigurationError):

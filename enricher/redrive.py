@@ -15,13 +15,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from enricher.batch import Polled
-from enricher.retry import RETRY_PREFIX, without_headers
 from enricher.settings import RedriveSettings
-from shared.consumer_loop import PUBLISH_ACK_TIMEOUT_S
+from shared.batch import Polled
+from shared.consumer_runtime import PUBLISH_ACK_TIMEOUT_S
 from shared.errors import MalformedEvent
 from shared.events import Record, from_record
 from shared.kafka import Publisher, create_producer, read_from_beginning
+from shared.retry_topic import RETRY_PREFIX, without_headers
 from shared.topics import ensure_topics
 
 LEDGER_SUFFIX = ".redriven"

@@ -13,9 +13,11 @@ from notifier.opt_outs import OptOutPolicy
 from notifier.phones import first_mobile_number
 from notifier.rules import PlannedMessage, RuleSet
 from notifier.sms import idempotency_key
+from shared.batch import Polled
 from shared.contracts import validate_event
-from shared.events import DOCUMENT_UNAVAILABLE, ENRICHED_DOCUMENT, event_data
+from shared.events import DOCUMENT_UNAVAILABLE, ENRICHED_DOCUMENT, event_data, from_record
 from shared.logs import event_context, mask_phone
+from shared.settling import Handled, RecordHandler
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +47,17 @@ class NotifyHandler:
         self._region = region
         self._clock = clock
         self._metrics = metrics or default_notifier_metrics()
+
+    def for_key(self) -> RecordHandler:
+        """The consumer runtime's entry: one document's records, in order (nothing is shared
+        between them: the ledger is what keeps a document's messages apart)."""
+        return self.handle_record
+
+    def handle_record(self, polled: Polled) -> Handled:
+        event = from_record(polled.record)
+        with event_context(event_id=event.get_id()):
+            self(event)
+        return Handled()
 
     def __call__(self, event: CloudEvent) -> None:
         validate_event(event)

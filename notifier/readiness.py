@@ -1,13 +1,12 @@
-"""When the notifier is ready: its consumer loop runs and its ledger database answers.
+"""When the notifier is ready: its consumer runtime runs and its ledger database answers.
 
-Two threads know half each (the loop, and the releaser that queries the ledger every
+Two threads know half each (the runtime, and the releaser that queries the ledger every
 NOTIFIER_RELEASE_INTERVAL_S); this combines them into the :class:`Readiness` that
 ``/readyz`` reports.
 """
 
 import threading
 
-from shared.consumer_loop import RunnableLoop
 from shared.health import Readiness
 
 
@@ -19,7 +18,14 @@ class NotifierReadiness:
         self._ledger_problem: str | None = None
         self._publish()
 
-    def loop_running(self, running: bool) -> None:
+    def ready(self) -> None:
+        """The consumer runtime runs (it reports through this, as through a Readiness)."""
+        self._runtime_running(True)
+
+    def not_ready(self, _reason: str) -> None:
+        self._runtime_running(False)
+
+    def _runtime_running(self, running: bool) -> None:
         with self._lock:
             self._loop_running = running
             self._publish()
@@ -41,18 +47,3 @@ class NotifierReadiness:
             self._readiness.not_ready("consumer loop not running")
         else:
             self._readiness.ready()
-
-
-class ReadyWhileRunning:
-    """``loop``, reporting through ``readiness`` while its ``run()`` runs."""
-
-    def __init__(self, loop: RunnableLoop, readiness: NotifierReadiness) -> None:
-        self._loop = loop
-        self._readiness = readiness
-
-    def run(self) -> None:
-        self._readiness.loop_running(True)
-        try:
-            self._loop.run()
-        finally:
-            self._readiness.loop_running(False)

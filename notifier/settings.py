@@ -63,6 +63,10 @@ class NotifierSettings(ConsumerSettings, LedgerSettings):
     """Provider calls per message when it answers 429/5xx or times out."""
     notifier_send_backoff_base_s: float = Field(default=0.5, gt=0)
     notifier_send_backoff_cap_s: float = Field(default=5.0, gt=0)
+    notifier_documents_in_flight: int = Field(default=4, ge=1)
+    """Documents handled at once per process (a slow SMS provider holds only its own)."""
+    notifier_quick_retries: int = Field(default=2, ge=0)
+    """In-process retries of an event whose ledger did not answer, before it is held."""
     notifier_release_interval_s: float = Field(default=5.0, gt=0)
     """How often held messages whose time has come are looked for."""
     metrics_port: int = Field(default=0, ge=0, le=65535)

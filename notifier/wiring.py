@@ -19,13 +19,14 @@ from notifier.http_app import TWILIO_MOUNT, TWILIO_STATUS_PATH, twilio_status_ap
 from notifier.ledger import Ledger
 from notifier.ledger_schema import open_engine
 from notifier.opt_outs import OptOutList, OptOutPolicy
-from notifier.readiness import NotifierReadiness, ReadyWhileRunning
+from notifier.readiness import NotifierReadiness
 from notifier.releaser import HeldReleaser, StuckReporter
 from notifier.rules import RuleSet
 from notifier.settings import LedgerSettings, NotifierSettings
 from notifier.sms import ConsoleSender, HttpSender, SmsSender, TwilioSender
-from shared.consumer_loop import RunnableLoop, open_consumer_loop
+from shared.consumer_runtime import ConsumerRuntime, RuntimeConfig, open_runtime
 from shared.health import Readiness, health_server
+from shared.retry_topic import RetryPolicy
 
 
 def twilio_status_url(settings: NotifierSettings) -> str | None:
@@ -89,13 +90,33 @@ def http_server(
         yield server
 
 
+def runtime_config(settings: NotifierSettings) -> RuntimeConfig:
+    """The notifier on the consumer runtime: no retry topic, so a record whose ledger does
+    not answer is held and read again, never dead-lettered for an outage."""
+    return RuntimeConfig(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        group_id=settings.notifier_group_id,
+        topics=(settings.enriched_topic,),
+        dead_letter_topic=settings.dead_letter_topic,
+        policy=RetryPolicy(
+            quick_retries=settings.notifier_quick_retries,
+            max_attempts=1,
+            quick_base_s=settings.retry_backoff_base_s,
+            quick_cap_s=settings.retry_backoff_cap_s,
+            park_base_s=settings.retry_backoff_base_s,
+            park_cap_s=settings.retry_backoff_cap_s,
+        ),
+        keys_in_flight=settings.notifier_documents_in_flight,
+    )
+
+
 @contextmanager
 def notifier_loop(
     settings: NotifierSettings, rules: RuleSet, stop: threading.Event, stdout: TextIO
-) -> Iterator[RunnableLoop]:
-    """A consumer loop ready to ``run()`` until ``stop`` is set, with the releaser of held
-    messages running beside it and the HTTP face serving (METRICS_PORT); closes what it
-    opened."""
+) -> Iterator[ConsumerRuntime]:
+    """A consumer runtime ready to ``run()`` until ``stop`` is set, with the releaser of
+    held messages running beside it and the HTTP face serving (METRICS_PORT); closes what
+    it opened."""
     readiness = Readiness()
     with requests.Session() as session, open_database(settings) as database:
         ledger = Ledger(database)
@@ -130,17 +151,13 @@ def notifier_loop(
         )
         with (
             http_server(settings, ledger, readiness),
-            open_consumer_loop(
-                settings,
-                group_id=settings.notifier_group_id,
-                topic=settings.enriched_topic,
-                make_handler=lambda _publisher: handler,
-                stop=stop,
-            ) as loop,
+            open_runtime(
+                runtime_config(settings), lambda _publisher: handler, stop, ready
+            ) as runtime,
         ):
             releaser.start()
             try:
-                yield ReadyWhileRunning(loop, ready)
+                yield runtime
             finally:
                 stop.set()
                 releaser.join()

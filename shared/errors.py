@@ -1,11 +1,14 @@
 """The exception tree every service builds on.
 
-Each class says whether retrying the same work later can succeed (``retriable``).
-Consumer loops use that flag alone to choose between "try again" and "dead-letter".
+Each class says where the consumer runtime (``shared.consumer_runtime``) sends a record
+whose handler raised it: ``retriable`` ones are tried again (in process, then on the
+retry topic or in place), the others are dead-lettered, and a ``ConfigurationError``
+halts consumption without settling the record at all.
 
     PipelineError
     ├── RetriableError          the outside world may recover: retry with backoff
-    │   └── BrokerUnavailable   Kafka did not acknowledge in time
+    │   ├── BrokerUnavailable   Kafka did not acknowledge in time
+    │   └── ConfigurationError  the service itself is misconfigured (a refused token): halt
     └── PermanentError          the same input will always fail: dead-letter it
         └── MalformedEvent      a record is not a valid event of ours
     SettingsError               bad configuration: the service refuses to start
@@ -39,6 +42,13 @@ class PermanentError(PipelineError):
 
 class BrokerUnavailable(RetriableError):
     """The Kafka broker could not be reached or did not acknowledge in time."""
+
+
+class ConfigurationError(RetriableError):
+    """The service itself is misconfigured: halt, and never dead-letter the record at hand.
+
+    Retriable on purpose: code that knows nothing of halting retries, and so loses nothing.
+    """
 
 
 class MalformedEvent(PermanentError):

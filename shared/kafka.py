@@ -78,7 +78,7 @@ def read_from_beginning(bootstrap_servers: str, topic: str) -> KafkaConsumer:
     return consumer
 
 
-class Delivery:
+class PendingAck:
     """A record sent but perhaps not yet acknowledged: :meth:`confirm` waits for the ack."""
 
     def __init__(self, future: Any, ack_timeout_s: float) -> None:
@@ -108,10 +108,10 @@ class Publisher:
 
     def publish_all(self, topic: str, records: list[Record]) -> None:
         """Send records in order and wait until all are acknowledged."""
-        for delivery in [self.send(topic, record) for record in records]:
-            delivery.confirm()
+        for ack in [self.send(topic, record) for record in records]:
+            ack.confirm()
 
-    def send(self, topic: str, record: Record) -> Delivery:
+    def send(self, topic: str, record: Record) -> PendingAck:
         """Send without waiting for the ack, so many records can be in flight at once.
 
         Thread-safe (kafka-python's producer is); sends of one key keep their order.
@@ -124,7 +124,7 @@ class Publisher:
             raise BrokerUnavailable(
                 f"broker did not take the record: {type(error).__name__}"
             ) from error
-        return Delivery(future, self._ack_timeout_s)
+        return PendingAck(future, self._ack_timeout_s)
 
     def is_connected(self) -> bool:
         """True while the producer holds an open broker connection.

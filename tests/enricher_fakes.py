@@ -1,16 +1,24 @@
-"""Fakes and samples for the enricher's tests: a Kladana that records calls, raw events."""
+"""Fakes and samples for the enricher's tests: a Kladana that records calls, raw events,
+the handler under the runtime's settling rules."""
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from cloudevents.core.v1.event import CloudEvent
+from prometheus_client import CollectorRegistry
 
+from enricher.document_handler import EnrichHandler
 from enricher.errors import DocumentNotFound
+from enricher.metrics import EnricherMetrics
+from shared.batch import Polled
 from shared.events import RAW_WEBHOOK, new_event
-from shared.kladana_types import TRANSACTION_TYPES
+from shared.kladana_types import TRANSACTION_TYPES, TypeTable
+from shared.retry_topic import RetryPolicy
+from shared.settling import Destinations, Held, Settled, Settler
 
 
 def kladana_document(document_id: str, state: str = "Shipped") -> dict[str, Any]:
@@ -90,3 +98,72 @@ class RecordingSource:
     def calls_for(self, document_id: str) -> int:
         with self._lock:
             return sum(1 for call in self.calls if call[1] == document_id)
+
+
+class Waits:
+    """Records the in-process waits; ``stopping`` says what wait() answers."""
+
+    def __init__(self, stopping: bool = False) -> None:
+        self.stopping = stopping
+        self.delays: list[float] = []
+
+    def __call__(self, seconds: float) -> bool:
+        self.delays.append(seconds)
+        return self.stopping
+
+
+class SettlingProcessor:
+    """The enricher's handler and the settler as the runtime combines them for one key's
+    records: what the runtime would publish for them, without a broker."""
+
+    def __init__(self, handler: EnrichHandler, settler: Settler) -> None:
+        self._handler = handler
+        self._settler = settler
+
+    def process(
+        self, group: list[Polled], should_stop: Callable[[], bool]
+    ) -> Iterator[Settled | Held]:
+        return self._settler.settle(group, self._handler.for_key(), should_stop)
+
+
+NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+"""The settler's clock in :func:`settling_processor`: parked records are due after it."""
+
+
+def settling_processor(
+    source: RecordingSource,
+    waits: Waits | None = None,
+    *,
+    quick: int = 2,
+    attempts: int = 3,
+    types: TypeTable = TRANSACTION_TYPES,
+    registry: CollectorRegistry | None = None,
+) -> SettlingProcessor:
+    policy = RetryPolicy(
+        quick_retries=quick,
+        max_attempts=attempts,
+        quick_base_s=0.5,
+        quick_cap_s=4,
+        park_base_s=10,
+        park_cap_s=60,
+        retry_topic="retry",
+    )
+    metrics = EnricherMetrics.on(registry or CollectorRegistry())
+    handler = EnrichHandler(
+        source,
+        types,
+        enriched_topic="enriched",
+        dead_letter_topic="dlq",
+        group_id="enricher",
+        timezone=ZoneInfo("Europe/Moscow"),
+        metrics=metrics,
+    )
+    settler = Settler(
+        policy,
+        Destinations(dead_letter_topic="dlq", group_id="enricher"),
+        metrics.consumer,
+        wait=waits or Waits(),
+        jitter=lambda: 1.0,
+        clock=lambda: NOW,
+    )
+    return SettlingProcessor(handler, settler)

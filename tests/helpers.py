@@ -13,7 +13,7 @@ from typing import Any
 from cloudevents.core.v1.event import CloudEvent
 from flask import Flask, Response, request
 
-from shared.consumer_loop import ConsumerLoop
+from shared.consumer_runtime import Runnable
 from shared.events import ENRICHED_DOCUMENT, Record, new_event
 from shared.kafka import Publisher, create_producer
 
@@ -44,7 +44,7 @@ def publish_records(bootstrap: str, topic: str, records: list[Record]) -> None:
 
 
 @contextmanager
-def running_loop(loop: ConsumerLoop, stop: threading.Event) -> Iterator[None]:
+def running_loop(loop: Runnable, stop: threading.Event) -> Iterator[None]:
     """``loop.run()`` in a thread; on exit, ``stop`` is set and the thread joined."""
     thread = threading.Thread(target=loop.run, name="consumer-loop")
     thread.start()

@@ -4,17 +4,18 @@ import threading
 
 import pytest
 import requests
-from cloudevents.core.v1.event import CloudEvent
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
 from sandbox.documents import SEED_ORDER_ID
-from shared.consumer_loop import ConsumerLoop, DeadLetterTarget, RetryPolicy
+from shared.batch import Polled
+from shared.consumer_runtime import RuntimeConfig, open_runtime
 from shared.errors import PermanentError
 from shared.events import RAW_WEBHOOK, new_event, to_record
 from shared.health import Readiness, health_server
-from shared.kafka import Publisher, create_consumer, create_producer
 from shared.metrics import ConsumerMetrics
+from shared.retry_topic import RetryPolicy
+from shared.settling import Handled, RecordHandler
 from tests.conftest import PipelineTopics
 from tests.helpers import publish_records, running_loop, wait_until
 from tests.integration.test_enricher_loop import (
@@ -38,13 +39,19 @@ def _samples(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     }
 
 
-def test_the_notifiers_loop_counts_events_in_out_failed_and_its_lag(
+class _RefusesBad:
+    def for_key(self) -> RecordHandler:
+        def handle(polled: Polled) -> Handled:
+            if polled.record.key == b"bad":
+                raise PermanentError("refused on purpose")
+            return Handled()
+
+        return handle
+
+
+def test_the_runtime_counts_events_in_out_failed_and_its_lag(
     kafka_bootstrap: str, topics: PipelineTopics
 ) -> None:
-    def handler(event: CloudEvent) -> None:
-        if event.get_subject() == "bad":
-            raise PermanentError("refused on purpose")
-
     registry = CollectorRegistry()
     records = [
         to_record(new_event(RAW_WEBHOOK, source="/test", document_id=d, data={}))
@@ -52,36 +59,46 @@ def test_the_notifiers_loop_counts_events_in_out_failed_and_its_lag(
     ]
     publish_records(kafka_bootstrap, topics.raw, records)
     stop = threading.Event()
-    publisher = Publisher(create_producer(kafka_bootstrap), ack_timeout_s=10)
-    loop = ConsumerLoop(
-        create_consumer(kafka_bootstrap, group_id=topics.group_prefix, topic=topics.raw),
-        handler,
-        publisher,
-        DeadLetterTarget(topics.dead_letter, topics.group_prefix),
-        stop,
-        retry=RetryPolicy(base_s=0.05, cap_s=0.2),
-        metrics=ConsumerMetrics(registry),
+    config = RuntimeConfig(
+        bootstrap_servers=kafka_bootstrap,
+        group_id=topics.group_prefix,
+        topics=(topics.raw,),
+        dead_letter_topic=topics.dead_letter,
+        policy=RetryPolicy(
+            quick_retries=0,
+            max_attempts=1,
+            quick_base_s=0.05,
+            quick_cap_s=0.2,
+            park_base_s=0.05,
+            park_cap_s=0.2,
+        ),
+        keys_in_flight=2,
     )
-    try:
-        with health_server(Readiness(), 0, registry) as server, running_loop(loop, stop):
-            url = server.url.replace("0.0.0.0", "127.0.0.1")
-            out = ("consumer_events_out_total", (("outcome", "handled"),))
-            assert wait_until(lambda: _samples(url).get(out) == 2, timeout_s=60)
-            # Lag is sampled every few seconds: all three partitions end at 0 left.
-            assert wait_until(
-                lambda: (
-                    sorted(
-                        value
-                        for (name, _), value in _samples(url).items()
-                        if name == "consumer_lag"
-                    )
-                    == [0, 0, 0]
-                ),
-                timeout_s=60,
-            )
-            samples = _samples(url)
-    finally:
-        publisher.close()
+    with (
+        open_runtime(
+            config,
+            lambda _publisher: _RefusesBad(),
+            stop,
+            Readiness(),
+            metrics=ConsumerMetrics(registry),
+        ) as runtime,
+        health_server(Readiness(), 0, registry) as server,
+        running_loop(runtime, stop),
+    ):
+        url = server.url.replace("0.0.0.0", "127.0.0.1")
+        out = ("consumer_events_out_total", (("outcome", "handled"),))
+        assert wait_until(lambda: _samples(url).get(out) == 2, timeout_s=60)
+        # Lag is sampled every few seconds: all three partitions end at 0 left.
+        assert wait_until(
+            lambda: (
+                sorted(
+                    value for (name, _), value in _samples(url).items() if name == "consumer_lag"
+                )
+                == [0, 0, 0]
+            ),
+            timeout_s=60,
+        )
+        samples = _samples(url)
     assert samples[("consumer_events_in_total", (("topic", topics.raw),))] == 3
     assert samples[("consumer_events_out_total", (("outcome", "dead_lettered"),))] == 1
     assert samples[("consumer_events_failed_total", (("reason", "PermanentError"),))] == 1

@@ -14,7 +14,7 @@ from pydantic import SecretStr
 
 from enricher.errors import KladanaAuthFailed, KladanaUnavailable
 from enricher.settings import EnricherSettings
-from enricher.wiring import open_batch_loop
+from enricher.wiring import open_enricher_runtime
 from shared.contracts import validate_headers
 from shared.events import DOCUMENT_UNAVAILABLE, ENRICHED_DOCUMENT, to_record
 from shared.health import Readiness
@@ -46,7 +46,7 @@ def running(
 ) -> Iterator[threading.Event]:
     stop = threading.Event()
     with (
-        open_batch_loop(settings, source, stop, readiness or Readiness()) as loop,
+        open_enricher_runtime(settings, source, stop, readiness or Readiness()) as loop,
         running_loop(loop, stop),
     ):
         yield stop

@@ -10,7 +10,7 @@ import pytest
 
 from enricher.redrive import RedriveFilter, redrive
 from enricher.settings import RedriveSettings
-from enricher.wiring import open_batch_loop
+from enricher.wiring import open_enricher_runtime
 from shared.events import ENRICHED_DOCUMENT, Record, to_record
 from shared.health import Readiness
 from tests.conftest import PipelineTopics, ReadTopic
@@ -38,7 +38,10 @@ def test_redrive_moves_dead_letters_back_by_filter_once_and_they_get_enriched(
     publish_records(kafka_bootstrap, topics.dead_letter, [notifier_letter])
 
     stop = threading.Event()
-    with open_batch_loop(settings, source, stop, Readiness()) as loop, running_loop(loop, stop):
+    with (
+        open_enricher_runtime(settings, source, stop, Readiness()) as loop,
+        running_loop(loop, stop),
+    ):
         assert len(read_topic(topics.dead_letter, count=4)) == 4
 
     redrive_settings = RedriveSettings(
@@ -86,7 +89,7 @@ def test_redrive_moves_dead_letters_back_by_filter_once_and_they_get_enriched(
     deleted.clear()
     stop = threading.Event()
     with (
-        open_batch_loop(settings, RecordingSource(), stop, Readiness()) as loop,
+        open_enricher_runtime(settings, RecordingSource(), stop, Readiness()) as loop,
         running_loop(loop, stop),
     ):
         enriched = read_topic(topics.enriched, count=6)

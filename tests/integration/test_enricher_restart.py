@@ -11,7 +11,7 @@ import pytest
 
 from devstack.http_server import BackgroundServer
 from devstack.processes import ServiceProcess
-from enricher.wiring import open_batch_loop
+from enricher.wiring import open_enricher_runtime
 from sandbox.app import create_app as create_sandbox
 from sandbox.faults import Faults
 from shared.events import ENRICHED_DOCUMENT
@@ -40,13 +40,16 @@ def test_a_loop_stopped_mid_batch_then_restarted_enriches_every_event(
 
     stop = threading.Event()
     first = RecordingSource(delay_s=0.1)
-    with open_batch_loop(settings, first, stop, Readiness()) as loop, running_loop(loop, stop):
+    with (
+        open_enricher_runtime(settings, first, stop, Readiness()) as loop,
+        running_loop(loop, stop),
+    ):
         assert wait_until(lambda: len(first.calls) >= 4)
     assert len(first.calls) < len(raws), "stopped too late to prove anything"
 
     stop = threading.Event()
     with (
-        open_batch_loop(settings, RecordingSource(), stop, Readiness()) as loop,
+        open_enricher_runtime(settings, RecordingSource(), stop, Readiness()) as loop,
         running_loop(loop, stop),
     ):
         assert wait_until(

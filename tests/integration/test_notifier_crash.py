@@ -131,3 +131,69 @@ def test_a_notifier_killed_mid_send_does_not_send_twice_and_reports_the_stuck_ro
     (stuck,) = _stuck_rows(environment)
     assert stuck["key"] == claimed.notification.key
     assert stuck["phone"] == "*********3210"
+
+
+def test_two_notifiers_with_documents_in_flight_and_a_sigkill_send_each_sms_at_most_once(
+    kafka_bootstrap: str,
+    topics: PipelineTopics,
+    database_url: str,
+    provider: tuple[FakeProvider, str],
+    committed_total: Callable[[str], int],
+    tmp_path: Path,
+) -> None:
+    """The at-most-once claim under per-document concurrency: two instances, four documents
+    in flight each, every event delivered twice, one instance SIGKILLed mid-stream and
+    started again. No key reaches the provider twice; every document ends with one ledger
+    row, sent, or left ``sending`` (stuck, reported) by the killed instance."""
+    fake, url = provider
+    group = f"{topics.group_prefix}-notifier"
+    environment = _environment(
+        topics,
+        kafka_bootstrap,
+        NOTIFIER_GROUP_ID=group,
+        SMS_PROVIDER="http",
+        SMS_HTTP_URL=url,
+        NOTIFIER_DATABASE_URL=database_url,
+        NOTIFIER_DOCUMENTS_IN_FLIGHT="4",
+    )
+    documents = [f"doc-{number}" for number in range(40)]
+    records = [
+        to_record(event)
+        for document_id in documents
+        for event in [enriched_event(id=document_id, number=document_id)] * 2
+    ]
+    publish_records(kafka_bootstrap, topics.enriched, records)
+    fake.delay_s = 0.3  # long enough for several sends to be in flight at the kill
+
+    survivor = _start(environment, tmp_path / "survivor.log")
+    victim = _start(environment, tmp_path / "victim.log")
+    restarted: subprocess.Popen[bytes] | None = None
+    try:
+        assert wait_until(lambda: len(fake.requests) >= 6), (tmp_path / "victim.log").read_text()
+        victim.send_signal(signal.SIGKILL)
+        victim.wait(timeout=30)
+        assert len(fake.requests) < len(documents), "killed too late to prove anything"
+        restarted = _start(environment, tmp_path / "restarted.log")
+        assert wait_until(lambda: committed_total(group) == len(records), timeout_s=180), (
+            tmp_path / "restarted.log"
+        ).read_text()
+    finally:
+        for process in (survivor, victim, restarted):
+            if process is not None and process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                process.wait(timeout=30)
+
+    requested = [request["json"]["idempotency_key"] for request in fake.requests]
+    assert len(requested) == len(set(requested)), "a notification reached the provider twice"
+    engine = open_engine(database_url)
+    try:
+        entries = Ledger(engine).entries()
+    finally:
+        engine.dispose()
+    assert sorted(entry.notification.document_id for entry in entries) == sorted(documents)
+    sent = {entry.notification.key for entry in entries if entry.status is Status.SENT}
+    stuck = {entry.notification.key for entry in entries if entry.status is Status.SENDING}
+    assert sent | stuck == {entry.notification.key for entry in entries}
+    assert sent <= set(requested)
+    # Only the killed instance's sends in flight can be left unanswered.
+    assert len(stuck) <= 4

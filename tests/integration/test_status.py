@@ -10,7 +10,7 @@ from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from notifier.ledger import Ledger, Notification
 from notifier.ledger_schema import open_engine
-from shared.consumer_loop import dead_letter_record
+from shared.dead_letters import dead_letter_record
 from shared.errors import MalformedEvent
 from shared.events import RAW_WEBHOOK, Record, new_event, to_record
 from shared.pipeline_status import StatusSettings, pipeline_status

@@ -2,7 +2,6 @@
 
 import logging
 from collections.abc import Iterator
-from zoneinfo import ZoneInfo
 
 import pytest
 import requests
@@ -12,21 +11,22 @@ from pydantic import SecretStr
 
 from devstack.broker import free_port
 from devstack.http_server import BackgroundServer
-from enricher.batch import Polled
 from enricher.errors import KladanaUnavailable
 from enricher.handlers import enriched_event_id
 from enricher.kladana import KladanaClient
 from enricher.limiter import RequestLimiter
 from enricher.metrics import EnricherMetrics
-from enricher.processor import DocumentProcessor, OutputTopics
-from enricher.retry import RetryBudget
+from shared.batch import Polled
 from shared.events import Record, to_record
-from shared.kladana_types import TRANSACTION_TYPES
 from shared.logs import EventContextFilter
-from tests.enricher_fakes import RecordingSource, not_found, raw_event
+from tests.enricher_fakes import (
+    RecordingSource,
+    SettlingProcessor,
+    not_found,
+    raw_event,
+    settling_processor,
+)
 from tests.unit.test_enricher_kladana import ScriptedKladana, _gzip_json
-
-TOPICS = OutputTopics(enriched="enriched", retry="retry", dead_letter="dlq")
 
 
 @pytest.fixture
@@ -38,30 +38,13 @@ def _value(registry: CollectorRegistry, name: str, **labels: str) -> float:
     return registry.get_sample_value(name, labels) or 0.0
 
 
-def _processor(source: RecordingSource, registry: CollectorRegistry) -> DocumentProcessor:
-    budget = RetryBudget(
-        quick_retries=0,
-        max_attempts=3,
-        quick_base_s=0.1,
-        quick_cap_s=0.1,
-        park_base_s=10,
-        park_cap_s=60,
-    )
-    return DocumentProcessor(
-        source,
-        TRANSACTION_TYPES,
-        TOPICS,
-        budget,
-        group_id="enricher",
-        timezone=ZoneInfo("Europe/Moscow"),
-        wait=lambda _s: False,
-        metrics=EnricherMetrics.on(registry),
-    )
-
-
-def _settle(processor: DocumentProcessor, *records: Record) -> None:
+def _settle(processor: SettlingProcessor, *records: Record) -> None:
     group = [Polled(TopicPartition("raw", 0), offset, r) for offset, r in enumerate(records)]
     list(processor.process(group, lambda: False))
+
+
+def _processor(source: RecordingSource, registry: CollectorRegistry) -> SettlingProcessor:
+    return settling_processor(source, quick=0, registry=registry)
 
 
 def test_events_are_counted_in_and_out_by_outcome_with_failures_and_saved_fetches(
@@ -101,7 +84,7 @@ def test_the_enriched_log_line_carries_the_raw_and_the_enriched_event_ids(
 ) -> None:
     caplog.handler.addFilter(EventContextFilter())
     raw = raw_event("doc-1")
-    with caplog.at_level(logging.INFO, logger="enricher.processor"):
+    with caplog.at_level(logging.INFO, logger="enricher.document_handler"):
         _settle(_processor(RecordingSource(), registry), to_record(raw))
     [line] = [r for r in caplog.records if r.getMessage() == "enriched"]
     assert (line.event_id, line.raw_event_id, line.document_id) == (  # type: ignore[attr-defined]

@@ -1,6 +1,6 @@
-"""A polled batch: its records grouped by document, and which offsets may be committed.
+"""A polled batch: its records grouped by key, and which offsets may be committed.
 
-Pure bookkeeping, no I/O: the loop asks it what to commit and where to rewind.
+Pure bookkeeping, no I/O: the consumer runtime asks it what to commit and where to rewind.
 """
 
 from collections.abc import Iterable
@@ -24,8 +24,8 @@ class Polled:
         return f"{self.partition.topic}/{self.partition.partition}/{self.offset}"
 
 
-def group_by_document(batch: Iterable[Polled]) -> list[list[Polled]]:
-    """The batch's records per document (same key), each group in the order polled.
+def group_by_key(batch: Iterable[Polled]) -> list[list[Polled]]:
+    """The batch's records per key, each group in the order polled.
 
     Records are keyed by document id, so a group holds every event of one document
     in this batch, raw and retried alike. A record without a key stands alone.
@@ -37,7 +37,7 @@ def group_by_document(batch: Iterable[Polled]) -> list[list[Polled]]:
     return list(groups.values())
 
 
-class OffsetLedger:
+class OffsetTracker:
     """Which records of a batch are done (their output acknowledged), per partition.
 
     Offsets are committed only up to the first record that is not done, so a record

@@ -1,17 +1,19 @@
-"""When and how a transiently failed raw event is tried again. Pure: no I/O.
+"""When and how a transiently failed record is tried again: the one retry policy. Pure.
 
-A processing *round* is one delivery of the event to the enricher: first from the raw
-topic, then from the retry topic. Within a round the fetch is retried a few times in
-process (quick retries); a round that still fails parks the event on the retry topic
-with its round count and a not-before time, or, once the rounds are spent, gives up.
+A processing *round* is one delivery of the record to a consumer: first from its own
+topic, then (when the service has one) from its retry topic. Within a round the handler
+is retried a few times in process (quick retries); a round that still fails parks the
+record on the retry topic with its round count and a not-before time, or, once the
+rounds are spent, dead-letters it. A service without a retry topic holds the record
+instead: its partition is rewound to it and read again after the round's backoff.
 """
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from enricher.batch import Polled
 from shared.backoff import backoff_delay
+from shared.batch import Polled
 from shared.errors import MalformedEvent
 from shared.events import Record
 
@@ -24,13 +26,20 @@ REASON_HEADER = "retry.reason"
 
 
 @dataclass(frozen=True)
-class RetryBudget:
+class RetryPolicy:
     quick_retries: int
+    """In-process retries of a record within one round."""
     max_attempts: int
+    """Rounds before a record is dead-lettered (with a retry topic only)."""
     quick_base_s: float
     quick_cap_s: float
     park_base_s: float
+    """Backoff between rounds: the retry topic's not-before time, or how long a held
+    record's partition waits."""
     park_cap_s: float
+    retry_topic: str | None = None
+    """Where failed rounds wait; None: the record is held in place and never dead-lettered
+    for a transient error (the notifier: its database coming back must not cost SMS)."""
 
     def quick_delay(self, retry: int, *, jitter_draw: float, retry_after: float | None) -> float:
         """Seconds before in-process retry number ``retry`` (from 1)."""
@@ -43,7 +52,7 @@ class RetryBudget:
         )
 
     def park_delay(self, attempt: int, *, jitter_draw: float, retry_after: float | None) -> float:
-        """Seconds an event parks on the retry topic after failed round ``attempt``."""
+        """Seconds a record waits (parked or held) after failed round ``attempt``."""
         return backoff_delay(
             attempt,
             base=self.park_base_s,
@@ -53,8 +62,8 @@ class RetryBudget:
         )
 
     def exhausted(self, attempt: int) -> bool:
-        """True when round ``attempt`` was the last one allowed."""
-        return attempt >= self.max_attempts
+        """True when round ``attempt`` was the last one allowed; never without a retry topic."""
+        return self.retry_topic is not None and attempt >= self.max_attempts
 
 
 def _header(record: Record, name: str) -> bytes | None:
@@ -94,7 +103,7 @@ def without_headers(
 
 
 def parked_record(record: Record, *, attempt: int, due: datetime, reason: str) -> Record:
-    """The raw record as it waits on the retry topic: same key and value, fresh retry headers."""
+    """The record as it waits on the retry topic: same key and value, fresh retry headers."""
     headers = (
         *without_headers(record.headers, RETRY_PREFIX),
         (ATTEMPT_HEADER, str(attempt).encode()),

@@ -3,22 +3,28 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from kafka.structs import TopicPartition
 
-from enricher.batch import Polled
-from enricher.retry import (
+from shared.batch import Polled
+from shared.errors import MalformedEvent
+from shared.events import Record
+from shared.retry_topic import (
     ATTEMPT_HEADER,
     NOT_BEFORE_HEADER,
-    RetryBudget,
+    RetryPolicy,
     attempts_made,
     not_before,
     parked_record,
     split_due,
 )
-from shared.errors import MalformedEvent
-from shared.events import Record
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
-BUDGET = RetryBudget(
-    quick_retries=2, max_attempts=3, quick_base_s=0.5, quick_cap_s=4, park_base_s=5, park_cap_s=60
+POLICY = RetryPolicy(
+    quick_retries=2,
+    max_attempts=3,
+    quick_base_s=0.5,
+    quick_cap_s=4,
+    park_base_s=5,
+    park_cap_s=60,
+    retry_topic="retry",
 )
 
 
@@ -54,21 +60,28 @@ def test_an_unreadable_or_zoneless_not_before_means_due_now(value: bytes) -> Non
 
 
 def test_park_delays_grow_per_round_within_the_cap_and_honour_retry_after() -> None:
-    assert BUDGET.park_delay(1, jitter_draw=1.0, retry_after=None) == 5
-    assert BUDGET.park_delay(3, jitter_draw=1.0, retry_after=None) == 20
-    assert BUDGET.park_delay(10, jitter_draw=1.0, retry_after=None) == 60
-    assert BUDGET.park_delay(1, jitter_draw=0.5, retry_after=None) == 2.5
-    assert BUDGET.park_delay(1, jitter_draw=0.0, retry_after=30) == 30
+    assert POLICY.park_delay(1, jitter_draw=1.0, retry_after=None) == 5
+    assert POLICY.park_delay(3, jitter_draw=1.0, retry_after=None) == 20
+    assert POLICY.park_delay(10, jitter_draw=1.0, retry_after=None) == 60
+    assert POLICY.park_delay(1, jitter_draw=0.5, retry_after=None) == 2.5
+    assert POLICY.park_delay(1, jitter_draw=0.0, retry_after=30) == 30
 
 
 def test_quick_delays_use_their_own_base_and_cap() -> None:
-    assert BUDGET.quick_delay(1, jitter_draw=1.0, retry_after=None) == 0.5
-    assert BUDGET.quick_delay(5, jitter_draw=1.0, retry_after=None) == 4
-    assert BUDGET.quick_delay(1, jitter_draw=0.0, retry_after=1.5) == 1.5
+    assert POLICY.quick_delay(1, jitter_draw=1.0, retry_after=None) == 0.5
+    assert POLICY.quick_delay(5, jitter_draw=1.0, retry_after=None) == 4
+    assert POLICY.quick_delay(1, jitter_draw=0.0, retry_after=1.5) == 1.5
 
 
 def test_the_budget_is_spent_after_max_attempts_rounds() -> None:
-    assert [BUDGET.exhausted(attempt) for attempt in (1, 2, 3, 4)] == [False, False, True, True]
+    assert [POLICY.exhausted(attempt) for attempt in (1, 2, 3, 4)] == [False, False, True, True]
+
+
+def test_without_a_retry_topic_rounds_are_never_spent() -> None:
+    held_in_place = RetryPolicy(
+        quick_retries=0, max_attempts=1, quick_base_s=1, quick_cap_s=1, park_base_s=1, park_cap_s=1
+    )
+    assert not held_in_place.exhausted(1_000)
 
 
 def _retry(offset: int, due: datetime | None) -> Polled:

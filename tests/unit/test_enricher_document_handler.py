@@ -1,14 +1,13 @@
+"""The enricher's handler under the runtime's settling rules: pure calls, no broker."""
+
 import json
-from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import timedelta
 
 import pytest
 from kafka.structs import TopicPartition
 
-from enricher.batch import Polled
 from enricher.errors import KladanaAuthFailed, KladanaRejected, KladanaUnavailable
-from enricher.processor import DocumentProcessor, OutputTopics, Settled
-from enricher.retry import RetryBudget, attempts_made, not_before, parked_record
+from shared.batch import Polled
 from shared.events import (
     DOCUMENT_UNAVAILABLE,
     ENRICHED_DOCUMENT,
@@ -18,52 +17,19 @@ from shared.events import (
     to_record,
 )
 from shared.kladana_types import TRANSACTION_TYPES, TransactionType, TypeTable
-from tests.enricher_fakes import RecordingSource, not_found, raw_event
+from shared.retry_topic import attempts_made, not_before, parked_record
+from shared.settling import Held, Settled
+from tests.enricher_fakes import (
+    NOW,
+    RecordingSource,
+    SettlingProcessor,
+    Waits,
+    not_found,
+    raw_event,
+    settling_processor,
+)
 
 DOC, OTHER = "doc-1", "doc-2"
-NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
-TOPICS = OutputTopics(enriched="enriched", retry="retry", dead_letter="dlq")
-
-
-class Waits:
-    """Records the in-process waits; ``stopping`` says what wait() answers."""
-
-    def __init__(self, stopping: bool = False) -> None:
-        self.stopping = stopping
-        self.delays: list[float] = []
-
-    def __call__(self, seconds: float) -> bool:
-        self.delays.append(seconds)
-        return self.stopping
-
-
-def _processor(
-    source: RecordingSource,
-    waits: Waits | None = None,
-    *,
-    quick: int = 2,
-    attempts: int = 3,
-    types: TypeTable = TRANSACTION_TYPES,
-) -> DocumentProcessor:
-    budget = RetryBudget(
-        quick_retries=quick,
-        max_attempts=attempts,
-        quick_base_s=0.5,
-        quick_cap_s=4,
-        park_base_s=10,
-        park_cap_s=60,
-    )
-    return DocumentProcessor(
-        source,
-        types,
-        TOPICS,
-        budget,
-        group_id="enricher",
-        timezone=ZoneInfo("Europe/Moscow"),
-        wait=waits or Waits(),
-        jitter=lambda: 1.0,
-        clock=lambda: NOW,
-    )
 
 
 def _group(*records: Record) -> list[Polled]:
@@ -74,8 +40,10 @@ def _raw(document_id: str = DOC, type_name: str = "CustomerOrder") -> Record:
     return to_record(raw_event(document_id, type_name))
 
 
-def _settle(processor: DocumentProcessor, group: list[Polled]) -> list[Settled]:
-    return list(processor.process(group, lambda: False))
+def _settle(processor: SettlingProcessor, group: list[Polled]) -> list[Settled]:
+    settled = list(processor.process(group, lambda: False))
+    assert all(isinstance(s, Settled) for s in settled), "a retry topic parks, never holds"
+    return settled  # type: ignore[return-value]
 
 
 def _envelope(record: Record) -> dict[str, object]:
@@ -87,7 +55,7 @@ def _envelope(record: Record) -> dict[str, object]:
 def test_events_of_one_document_in_a_batch_cost_one_fetch_and_each_gets_its_event() -> None:
     source = RecordingSource()
     records = [_raw(), _raw(), _raw()]
-    settled = _settle(_processor(source), _group(*records))
+    settled = _settle(settling_processor(source), _group(*records))
 
     assert [(entity, doc) for entity, doc, _ in source.calls] == [("customerorder", DOC)]
     assert [len(s.outputs) for s in settled] == [1, 1, 1]
@@ -101,14 +69,14 @@ def test_events_of_one_document_in_a_batch_cost_one_fetch_and_each_gets_its_even
 
 def test_another_type_of_the_same_document_is_a_separate_fetch() -> None:
     source = RecordingSource()
-    _settle(_processor(source), _group(_raw(), _raw(type_name="InvoiceOut"), _raw()))
+    _settle(settling_processor(source), _group(_raw(), _raw(type_name="InvoiceOut"), _raw()))
     assert [entity for entity, _, _ in source.calls] == ["customerorder", "invoiceout"]
 
 
 def test_a_transient_failure_is_retried_in_process_then_succeeds() -> None:
     source = RecordingSource(lambda _e, _d, n: KladanaUnavailable("503") if n <= 2 else None)
     waits = Waits()
-    [settled] = _settle(_processor(source, waits), _group(_raw()))
+    [settled] = _settle(settling_processor(source, waits), _group(_raw()))
     assert len(source.calls) == 3
     assert waits.delays == [0.5, 1.0]
     assert settled.outputs[0].topic == "enriched"
@@ -119,14 +87,14 @@ def test_retry_after_is_honoured_in_process() -> None:
         lambda _e, _d, n: KladanaUnavailable("429", retry_after=3.0) if n == 1 else None
     )
     waits = Waits()
-    _settle(_processor(source, waits), _group(_raw()))
+    _settle(settling_processor(source, waits), _group(_raw()))
     assert waits.delays == [3.0]
 
 
 def test_after_the_quick_retries_the_event_parks_on_the_retry_topic() -> None:
     source = RecordingSource(lambda _e, _d, _n: KladanaUnavailable("Kladana answered 503"))
     raw = _raw()
-    [settled] = _settle(_processor(source, quick=1), _group(raw))
+    [settled] = _settle(settling_processor(source, quick=1), _group(raw))
     assert len(source.calls) == 2
     [output] = settled.outputs
     assert output.topic == "retry"
@@ -138,14 +106,14 @@ def test_after_the_quick_retries_the_event_parks_on_the_retry_topic() -> None:
 
 def test_a_failing_document_parks_all_its_events_for_one_fetch() -> None:
     source = RecordingSource(lambda _e, _d, _n: KladanaUnavailable("503"))
-    settled = _settle(_processor(source, quick=0), _group(_raw(), _raw()))
+    settled = _settle(settling_processor(source, quick=0), _group(_raw(), _raw()))
     assert len(source.calls) == 1
     assert [s.outputs[0].topic for s in settled] == ["retry", "retry"]
 
 
 def test_stopping_cuts_quick_retries_short_and_parks_the_event() -> None:
     source = RecordingSource(lambda _e, _d, _n: KladanaUnavailable("503"))
-    [settled] = _settle(_processor(source, Waits(stopping=True)), _group(_raw()))
+    [settled] = _settle(settling_processor(source, Waits(stopping=True)), _group(_raw()))
     assert len(source.calls) == 1
     assert settled.outputs[0].topic == "retry"
 
@@ -154,7 +122,7 @@ def test_the_round_count_grows_and_the_last_round_dead_letters() -> None:
     source = RecordingSource(lambda _e, _d, _n: KladanaUnavailable("Kladana answered 503"))
     second_round = parked_record(_raw(), attempt=1, due=NOW, reason="503")
     third_round = parked_record(_raw(), attempt=2, due=NOW, reason="503")
-    processor = _processor(source, quick=0, attempts=3)
+    processor = settling_processor(source, quick=0, attempts=3)
     [parked] = _settle(processor, _group(second_round))
     [given_up] = _settle(processor, _group(third_round))
 
@@ -171,7 +139,7 @@ def test_the_round_count_grows_and_the_last_round_dead_letters() -> None:
 def test_a_404_dead_letters_with_kladanas_answer_and_announces_the_document_unavailable() -> None:
     source = RecordingSource(lambda _e, document_id, _n: not_found(document_id))
     raw = _raw()
-    [settled] = _settle(_processor(source), _group(raw))
+    [settled] = _settle(settling_processor(source), _group(raw))
     letter, unavailable = settled.outputs
     assert letter.topic == "dlq"
     assert letter.record.value == raw.value
@@ -192,7 +160,7 @@ def test_a_rejected_request_dead_letters_at_once() -> None:
     error.status = 400  # type: ignore[attr-defined]
     error.body = b"<html>bad</html>"  # type: ignore[attr-defined]
     source = RecordingSource(lambda _e, _d, _n: error)
-    [settled] = _settle(_processor(source), _group(_raw()))
+    [settled] = _settle(settling_processor(source), _group(_raw()))
     assert len(source.calls) == 1
     [letter] = settled.outputs
     assert (letter.topic, dict(letter.record.headers)["dlq.status"]) == ("dlq", b"400")
@@ -200,7 +168,7 @@ def test_a_rejected_request_dead_letters_at_once() -> None:
 
 def test_a_malformed_record_dead_letters_without_asking_kladana() -> None:
     source = RecordingSource()
-    [settled] = _settle(_processor(source), _group(Record(key=b"x", value=b"not an event")))
+    [settled] = _settle(settling_processor(source), _group(Record(key=b"x", value=b"not an event")))
     assert source.calls == []
     [letter] = settled.outputs
     assert letter.topic == "dlq"
@@ -209,7 +177,7 @@ def test_a_malformed_record_dead_letters_without_asking_kladana() -> None:
 
 def test_an_unexpected_error_dead_letters_instead_of_stalling() -> None:
     source = RecordingSource(lambda _e, _d, _n: KeyError("surprise"))
-    [settled] = _settle(_processor(source), _group(_raw()))
+    [settled] = _settle(settling_processor(source), _group(_raw()))
     assert b"unexpected KeyError" in dict(settled.outputs[0].record.headers)["dlq.reason"]
 
 
@@ -218,15 +186,15 @@ def test_a_refused_token_settles_nothing_from_the_refused_event_on() -> None:
         lambda _e, document_id, _n: KladanaAuthFailed("401") if document_id == OTHER else None
     )
     group = _group(_raw(), _raw(OTHER), _raw())
-    settled: list[Settled] = []
+    settled: list[Settled | Held] = []
     with pytest.raises(KladanaAuthFailed):
-        settled.extend(_processor(source).process(group, lambda: False))
+        settled.extend(settling_processor(source).process(group, lambda: False))
     assert [s.polled.offset for s in settled] == [0]
 
 
 def test_nothing_is_started_once_asked_to_stop() -> None:
     source = RecordingSource()
-    assert list(_processor(source).process(_group(_raw(), _raw()), lambda: True)) == []
+    assert list(settling_processor(source).process(_group(_raw(), _raw()), lambda: True)) == []
     assert source.calls == []
 
 
@@ -248,7 +216,7 @@ def test_an_event_breaking_its_schema_is_dead_lettered_never_published() -> None
             "query": {"id": DOC, "type": "Invoice"},
         },
     )
-    [settled] = _settle(_processor(RecordingSource(), types=table), _group(to_record(raw)))
+    [settled] = _settle(settling_processor(RecordingSource(), types=table), _group(to_record(raw)))
 
     [letter] = settled.outputs
     assert letter.topic == "dlq"
