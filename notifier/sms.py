@@ -9,6 +9,7 @@ in real ones pointed at local fakes. Provider failures become
 import hashlib
 import json
 import math
+import threading
 from dataclasses import dataclass
 from typing import Any, Protocol, TextIO
 
@@ -45,11 +46,14 @@ class ConsoleSender:
 
     def __init__(self, stream: TextIO) -> None:
         self._stream = stream
+        # Documents are sent from several threads at once; a line must never interleave.
+        self._lock = threading.Lock()
 
     def send(self, sms: Sms) -> str | None:
         one_line = sms.text.replace("\r", "\\r").replace("\n", "\\n")
-        self._stream.write(f"SMS to {sms.to}: {one_line}\n")
-        self._stream.flush()
+        with self._lock:
+            self._stream.write(f"SMS to {sms.to}: {one_line}\n")
+            self._stream.flush()
         return None
 
 

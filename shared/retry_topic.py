@@ -43,22 +43,16 @@ class RetryPolicy:
 
     def quick_delay(self, retry: int, *, jitter_draw: float, retry_after: float | None) -> float:
         """Seconds before in-process retry number ``retry`` (from 1)."""
+        base, cap = self.quick_base_s, self.quick_cap_s
         return backoff_delay(
-            retry,
-            base=self.quick_base_s,
-            cap=self.quick_cap_s,
-            jitter_draw=jitter_draw,
-            floor=retry_after or 0.0,
+            retry, base=base, cap=cap, jitter_draw=jitter_draw, floor=retry_after or 0.0
         )
 
     def park_delay(self, attempt: int, *, jitter_draw: float, retry_after: float | None) -> float:
         """Seconds a record waits (parked or held) after failed round ``attempt``."""
+        base, cap = self.park_base_s, self.park_cap_s
         return backoff_delay(
-            attempt,
-            base=self.park_base_s,
-            cap=self.park_cap_s,
-            jitter_draw=jitter_draw,
-            floor=retry_after or 0.0,
+            attempt, base=base, cap=cap, jitter_draw=jitter_draw, floor=retry_after or 0.0
         )
 
     def exhausted(self, attempt: int) -> bool:

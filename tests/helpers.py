@@ -13,9 +13,10 @@ from typing import Any
 from cloudevents.core.v1.event import CloudEvent
 from flask import Flask, Response, request
 
-from shared.consumer_runtime import Runnable
+from shared.consumer_runtime import Runnable, RuntimeConfig
 from shared.events import ENRICHED_DOCUMENT, Record, new_event
 from shared.kafka import Publisher, create_producer
+from shared.retry_topic import RetryPolicy
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED_DOCUMENT_ID = "34efe2ee-015e-11e6-9464-e4de0000006b"
@@ -54,6 +55,35 @@ def running_loop(loop: Runnable, stop: threading.Event) -> Iterator[None]:
         stop.set()
         thread.join(timeout=30)
     assert not thread.is_alive(), "the loop did not stop"
+
+
+def quick_runtime_config(
+    bootstrap: str,
+    *,
+    group_id: str,
+    topic: str,
+    dead_letter_topic: str,
+    retry_topic: str | None = None,
+    keys_in_flight: int = 4,
+) -> RuntimeConfig:
+    """A consumer runtime's configuration for tests: retries and backoffs in milliseconds,
+    two rounds before a dead letter when ``retry_topic`` is given."""
+    return RuntimeConfig(
+        bootstrap_servers=bootstrap,
+        group_id=group_id,
+        topics=(topic,),
+        dead_letter_topic=dead_letter_topic,
+        policy=RetryPolicy(
+            quick_retries=1,
+            max_attempts=2,
+            quick_base_s=0.01,
+            quick_cap_s=0.05,
+            park_base_s=0.05,
+            park_cap_s=0.2,
+            retry_topic=retry_topic,
+        ),
+        keys_in_flight=keys_in_flight,
+    )
 
 
 def seed_document(**changes: Any) -> dict[str, Any]:

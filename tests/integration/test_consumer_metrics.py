@@ -9,15 +9,14 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from sandbox.documents import SEED_ORDER_ID
 from shared.batch import Polled
-from shared.consumer_runtime import RuntimeConfig, open_runtime
+from shared.consumer_runtime import open_runtime
 from shared.errors import PermanentError
 from shared.events import RAW_WEBHOOK, new_event, to_record
 from shared.health import Readiness, health_server
 from shared.metrics import ConsumerMetrics
-from shared.retry_topic import RetryPolicy
 from shared.settling import Handled, RecordHandler
 from tests.conftest import PipelineTopics
-from tests.helpers import publish_records, running_loop, wait_until
+from tests.helpers import publish_records, quick_runtime_config, running_loop, wait_until
 from tests.integration.test_enricher_loop import (
     publish_raw,
     raw_event,
@@ -59,20 +58,11 @@ def test_the_runtime_counts_events_in_out_failed_and_its_lag(
     ]
     publish_records(kafka_bootstrap, topics.raw, records)
     stop = threading.Event()
-    config = RuntimeConfig(
-        bootstrap_servers=kafka_bootstrap,
+    config = quick_runtime_config(
+        kafka_bootstrap,
         group_id=topics.group_prefix,
-        topics=(topics.raw,),
+        topic=topics.raw,
         dead_letter_topic=topics.dead_letter,
-        policy=RetryPolicy(
-            quick_retries=0,
-            max_attempts=1,
-            quick_base_s=0.05,
-            quick_cap_s=0.2,
-            park_base_s=0.05,
-            park_cap_s=0.2,
-        ),
-        keys_in_flight=2,
     )
     with (
         open_runtime(

@@ -31,13 +31,29 @@ def provider() -> Iterator[tuple[FakeProvider, str]]:
         yield fake, server.url + "/sms"
 
 
-def _environment(topics: PipelineTopics, bootstrap: str, **variables: str) -> dict[str, str]:
+def _environment(
+    topics: PipelineTopics, bootstrap: str, sms_url: str, database_url: str, **variables: str
+) -> dict[str, str]:
+    """A notifier process's environment: the HTTP provider at ``sms_url``, the test's
+    topics and group, and ``variables``."""
     inherited = {
         name: value
         for name, value in os.environ.items()
         if name not in environment_variables(NotifierSettings)
     }
-    return {**inherited, **topics.environment(bootstrap), **variables}
+    return {
+        **inherited,
+        **topics.environment(bootstrap),
+        "NOTIFIER_GROUP_ID": _group(topics),
+        "SMS_PROVIDER": "http",
+        "SMS_HTTP_URL": sms_url,
+        "NOTIFIER_DATABASE_URL": database_url,
+        **variables,
+    }
+
+
+def _group(topics: PipelineTopics) -> str:
+    return f"{topics.group_prefix}-notifier"
 
 
 def _start(environment: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
@@ -75,15 +91,13 @@ def test_a_notifier_killed_mid_send_does_not_send_twice_and_reports_the_stuck_ro
     tmp_path: Path,
 ) -> None:
     fake, url = provider
-    group = f"{topics.group_prefix}-notifier"
+    group = _group(topics)
     environment = _environment(
         topics,
         kafka_bootstrap,
-        NOTIFIER_GROUP_ID=group,
-        SMS_PROVIDER="http",
-        SMS_HTTP_URL=url,
+        url,
+        database_url,
         SMS_TIMEOUT_S="60",
-        NOTIFIER_DATABASE_URL=database_url,
         NOTIFIER_STUCK_AFTER_S="0",
     )
     event = enriched_event()
@@ -146,15 +160,9 @@ def test_two_notifiers_with_documents_in_flight_and_a_sigkill_send_each_sms_at_m
     started again. No key reaches the provider twice; every document ends with one ledger
     row, sent, or left ``sending`` (stuck, reported) by the killed instance."""
     fake, url = provider
-    group = f"{topics.group_prefix}-notifier"
+    group = _group(topics)
     environment = _environment(
-        topics,
-        kafka_bootstrap,
-        NOTIFIER_GROUP_ID=group,
-        SMS_PROVIDER="http",
-        SMS_HTTP_URL=url,
-        NOTIFIER_DATABASE_URL=database_url,
-        NOTIFIER_DOCUMENTS_IN_FLIGHT="4",
+        topics, kafka_bootstrap, url, database_url, NOTIFIER_DOCUMENTS_IN_FLIGHT="4"
     )
     documents = [f"doc-{number}" for number in range(40)]
     records = [

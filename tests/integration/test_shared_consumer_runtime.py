@@ -8,15 +8,14 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from shared.batch import Polled
-from shared.consumer_runtime import RuntimeConfig, open_runtime
+from shared.consumer_runtime import open_runtime
 from shared.errors import PermanentError, RetriableError
 from shared.events import RAW_WEBHOOK, Record, event_data, from_record, new_event, to_record
 from shared.health import Readiness
 from shared.metrics import ConsumerMetrics
-from shared.retry_topic import RetryPolicy
 from shared.settling import Handled, RecordHandler
 from tests.conftest import PipelineTopics, ReadTopic, fresh_topics
-from tests.helpers import publish_records, running_loop, wait_until
+from tests.helpers import publish_records, quick_runtime_config, running_loop, wait_until
 
 pytestmark = pytest.mark.broker
 
@@ -56,20 +55,12 @@ def _running(
     keys_in_flight: int = 4,
 ) -> Iterator[None]:
     stop = threading.Event()
-    config = RuntimeConfig(
-        bootstrap_servers=bootstrap,
+    config = quick_runtime_config(
+        bootstrap,
         group_id=topics.group_prefix,
-        topics=(topics.raw,),
+        topic=topics.raw,
         dead_letter_topic=topics.dead_letter,
-        policy=RetryPolicy(
-            quick_retries=1,
-            max_attempts=2,
-            quick_base_s=0.01,
-            quick_cap_s=0.05,
-            park_base_s=0.05,
-            park_cap_s=0.2,
-            retry_topic=retry_topic,
-        ),
+        retry_topic=retry_topic,
         keys_in_flight=keys_in_flight,
     )
     metrics = ConsumerMetrics(CollectorRegistry())
