@@ -162,8 +162,11 @@ class ConsumerRuntime:
 
     def _wait_at(self, polled: Polled, due: datetime) -> None:
         self._consumer.seek(polled.partition, polled.offset)
-        self._consumer.pause(polled.partition)
-        self._waiting[polled.partition] = max(due, self._waiting.get(polled.partition, due))
+        self._pause_until(polled.partition, due)
+
+    def _pause_until(self, partition: TopicPartition, due: datetime) -> None:
+        self._consumer.pause(partition)
+        self._waiting[partition] = max(due, self._waiting.get(partition, due))
 
     def _settle(self, batch: list[Polled]) -> None:
         tracker = OffsetTracker(batch)
@@ -230,7 +233,9 @@ class ConsumerRuntime:
             "held after a transient error; read again after the backoff",
             extra={"origin": held.polled.origin, "delay_s": delay, "reason": str(held.error)},
         )
-        self._wait_at(held.polled, datetime.now(UTC) + timedelta(seconds=delay))
+        # No seek: the rewind after the batch already went back to this record, or to an
+        # earlier one of the partition that was not acknowledged either.
+        self._pause_until(held.polled.partition, datetime.now(UTC) + timedelta(seconds=delay))
 
     def _send(self, settled: Settled) -> list[PendingAck] | None:
         try:
