@@ -16,34 +16,25 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
+from bench.scenario.documents import ScenarioDocuments
 from bench.scenario.driver import Driver, Outcome
-from bench.scenario.expectations import expected_sms
 from bench.scenario.faults import FaultRunner
 from bench.scenario.mix import plan_webhooks
-from bench.scenario.observe import (
-    ledger_statuses,
-    overcommitted,
-    read_topic,
-    wait_until_quiet,
-)
-from bench.scenario.reconcile import DeadLetter, reconcile
+from bench.scenario.observe import overcommitted, read_topic, wait_until_quiet
+from bench.scenario.reconcile import BusinessEvent, DeadLetter, reconcile
 from bench.scenario.report import RunSummary, count_faults, latency, markdown, text_table
 from bench.scenario.schedule import FAULT_FLAGS, fault_kinds, plan_faults
 from bench.scenario.stack import (
     DEAD_LETTER_TOPIC,
     ENRICHED_TOPIC,
     INGEST_TOKEN,
-    NOTIFY_TIMEZONE,
-    PHONE_REGION,
     RAW_TOPIC,
-    RULES_PATH,
     Pipeline,
     StackSettings,
 )
-from notifier.rules import RuleSet
-from shared.events import ENRICHED_DOCUMENT
+from notifier.ledger import Ledger
+from notifier.ledger_schema import open_engine
 from shared.kafka import SESSION_TIMEOUT_MS
 
 REPORT_BEGIN = "<!-- scenario-run:begin -->"
@@ -108,6 +99,19 @@ def write_outcomes(path: Path, outcomes: list[Outcome]) -> None:
             lines.write(json.dumps(line) + "\n")
 
 
+def ledger_rows(database: Path) -> dict[BusinessEvent, str]:
+    """The status of each business event's row in the notifier's ledger: the stuck
+    accounting needs it for SMS the provider never got."""
+    engine = open_engine(f"sqlite:///{database}")
+    try:
+        return {
+            (entry.notification.document_id, entry.notification.rule): entry.status.value
+            for entry in Ledger(engine).entries()
+        }
+    finally:
+        engine.dispose()
+
+
 def run(arguments: argparse.Namespace, command: str) -> int:
     flags = (
         FAULT_FLAGS
@@ -126,18 +130,24 @@ def run(arguments: argparse.Namespace, command: str) -> int:
         kinds=fault_kinds(flags),
         session_timeout_s=SESSION_TIMEOUT_MS / 1000,
     )
-    pipeline = Pipeline(StackSettings(run_dir=run_dir, kladana_units=arguments.kladana_units))
+    settings = StackSettings(
+        run_dir=run_dir,
+        documents=ScenarioDocuments(plan.documents),
+        kladana_units=arguments.kladana_units,
+    )
+    pipeline = Pipeline(settings)
     exit_codes: dict[str, int | None] = {}
     try:
         pipeline.start()
         print(
-            f"scenario: pipeline up; {len(plan)} requests, {len(schedule)} faults", file=sys.stderr
+            f"scenario: pipeline up; {len(plan.requests)} requests, {len(schedule)} faults",
+            file=sys.stderr,
         )
         faults = FaultRunner(pipeline, schedule)
         driver = Driver(pipeline.ingest_url)
         started = time.time()
         faults.start()
-        outcomes = driver.drive(plan)
+        outcomes = driver.drive(plan.requests)
         faults.join()
         drive_s = time.time() - started
         print("scenario: drive over, waiting for the pipeline to be quiet", file=sys.stderr)
@@ -150,7 +160,7 @@ def run(arguments: argparse.Namespace, command: str) -> int:
         # Downstream first: should the pipeline still be moving (not quiet), an SMS is
         # then never read without the enriched event it came from.
         provider = pipeline.provider.requests
-        rows = ledger_statuses(run_dir / "notifier-ledger.db")
+        rows = ledger_rows(run_dir / "notifier-ledger.db")
         ahead = overcommitted(pipeline.bootstrap)
         dead = [
             DeadLetter(r.value, r.headers)
@@ -162,10 +172,7 @@ def run(arguments: argparse.Namespace, command: str) -> int:
     finally:
         exit_codes = pipeline.stop()
     write_outcomes(run_dir / "requests.jsonl", outcomes)
-    rules = RuleSet.load(RULES_PATH, timezone=ZoneInfo(NOTIFY_TIMEZONE))
-    documents = [e["data"]["document"] for e in enriched if e.get("type") == ENRICHED_DOCUMENT.type]
-    expectations = expected_sms(documents, rules, PHONE_REGION)
-    ledger = reconcile(outcomes, raw, enriched, dead, provider, rows, expectations)
+    result = reconcile(outcomes, raw, enriched, dead, provider, rows, plan.sms)
     sent = [r.received_at for r in provider if r.status == 200]
     summary = RunSummary(
         command=command,
@@ -174,9 +181,11 @@ def run(arguments: argparse.Namespace, command: str) -> int:
         duration_s=arguments.duration,
         drain_s=round(drain_s, 1),
         quiet=quiet,
-        webhooks_per_s=round(ledger.accepted_requests / drive_s, 1),
+        webhooks_per_s=round(result.accepted_requests / drive_s, 1),
         sms_per_s=round(len(sent) / (max(sent) - started), 2) if sent else 0.0,
-        latency=latency(outcomes, provider, expectations.sms),
+        latency=latency(
+            outcomes, provider, [sms for declared in plan.sms.values() for sms in declared]
+        ),
         faults=count_faults(faults.records),
         fault_errors=[f"{r.fault.kind}: {r.error}" for r in faults.records if r.error],
     )
@@ -184,7 +193,7 @@ def run(arguments: argparse.Namespace, command: str) -> int:
         print(
             json.dumps(
                 {
-                    "ledger": ledger.as_dict(),
+                    "ledger": result.as_dict(),
                     "summary": summary.as_dict(),
                     "exit_codes": exit_codes,
                     "overcommitted": ahead,
@@ -194,9 +203,9 @@ def run(arguments: argparse.Namespace, command: str) -> int:
             )
         )
     else:
-        print(text_table(ledger, summary))
+        print(text_table(result, summary))
     if arguments.report:
-        write_report(arguments.report, markdown(ledger, summary))
+        write_report(arguments.report, markdown(result, summary))
     problems = []
     if not quiet:
         problems.append(f"the pipeline was not quiet after {arguments.drain_timeout:.0f} s")
@@ -212,11 +221,11 @@ def run(arguments: argparse.Namespace, command: str) -> int:
     if unclean:
         # Reported, not failed: the ledger above is what the run proves.
         print(f"scenario: services that did not exit 0 on SIGTERM: {unclean}", file=sys.stderr)
-    if temporary and not arguments.keep and ledger.ok and not problems:
+    if temporary and not arguments.keep and result.ok and not problems:
         shutil.rmtree(run_dir, ignore_errors=True)
     else:
         print(f"scenario: logs kept in {run_dir}", file=sys.stderr)
-    return 0 if ledger.ok and not problems else 1
+    return 0 if result.ok and not problems else 1
 
 
 def main(argv: list[str] | None = None) -> int:

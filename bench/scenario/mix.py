@@ -6,6 +6,10 @@ webhooks (``?id=&type=``, GET or POST) for all 14 transaction types, the same we
 again, bursts on one document (a document edited several times in a row), native API
 webhooks (``POST ?requestId=`` with an ``events`` body) including Kladana's own retries
 with the same ``requestId``, ids Kladana cannot find, and garbage.
+
+Every document the mix names is one it made up (``documents.py``): the sandbox serves
+exactly those, and the plan declares, for each, the SMS it must cause
+(``expectations.py``), which the reconciliation holds the provider's record to.
 """
 
 import json
@@ -15,6 +19,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from bench.scenario.documents import PlannedDocument, random_document
+from bench.scenario.expectations import ExpectedSms, expected_sms, rule_states
 from shared.kladana_types import TRANSACTION_TYPES
 
 API_BASE = "https://api.kladana.com/api/remap/1.2"
@@ -70,6 +76,16 @@ MALFORMED = (
 )
 
 
+@dataclass(frozen=True)
+class Plan:
+    requests: list[PlannedRequest]
+    """Sorted by time."""
+    documents: dict[str, PlannedDocument]
+    """Every document the requests name that Kladana has, by id."""
+    sms: dict[str, tuple[ExpectedSms, ...]]
+    """The SMS each of those documents must cause, by document id."""
+
+
 def _uuid(rng: random.Random) -> str:
     return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
@@ -78,25 +94,34 @@ class _Planner:
     def __init__(self, rng: random.Random, token: str) -> None:
         self.rng = rng
         self.token = token
-        self.documents: list[tuple[str, str]] = []
-        """(id, type) of every document named so far: targets of repeats and bursts."""
+        self.documents: list[PlannedDocument] = []
+        """Every document named so far: targets of repeats and bursts."""
+        self.numbers: set[str] = set()
+        """Their mobile numbers: one each, so an SMS tells which document it is about."""
         self.workflow: list[PlannedRequest] = []
         self.natives: list[PlannedRequest] = []
 
-    def new_document(self) -> tuple[str, str]:
-        document = (_uuid(self.rng), self.rng.choice(TRANSACTION_TYPES.names))
+    def new_document(self) -> PlannedDocument:
+        type_name = self.rng.choice(TRANSACTION_TYPES.names)
+        document = random_document(
+            self.rng,
+            _uuid(self.rng),
+            type_name,
+            rule_states=rule_states(type_name),
+            taken_numbers=self.numbers,
+        )
         self.documents.append(document)
         return document
 
-    def known_document(self) -> tuple[str, str]:
+    def known_document(self) -> PlannedDocument:
         return self.rng.choice(self.documents) if self.documents else self.new_document()
 
     def workflow_request(
-        self, at_s: float, label: str, document: tuple[str, str]
+        self, at_s: float, label: str, document_id: str, type_name: str
     ) -> PlannedRequest:
         method = self.rng.choice(("GET", "POST"))
-        params = {"id": document[0], "type": document[1], "token": self.token}
-        request = PlannedRequest(at_s, label, method, params, None, Expect.ACCEPT, (document[0],))
+        params = {"id": document_id, "type": type_name, "token": self.token}
+        request = PlannedRequest(at_s, label, method, params, None, Expect.ACCEPT, (document_id,))
         self.workflow.append(request)
         return request
 
@@ -105,11 +130,11 @@ class _Planner:
             self.new_document() if self.rng.random() < 0.7 else self.known_document()
             for _ in range(self.rng.randint(1, 3))
         ]
-        events = [_native_event(document_id, type_name) for document_id, type_name in documents]
+        events = [_native_event(document.id, document.type) for document in documents]
         body = json.dumps({"events": events}).encode()
         params = {"requestId": _uuid(self.rng), "token": self.token}
         request = PlannedRequest(
-            at_s, "native", "POST", params, body, Expect.ACCEPT, tuple(d for d, _ in documents)
+            at_s, "native", "POST", params, body, Expect.ACCEPT, tuple(d.id for d in documents)
         )
         self.natives.append(request)
         return request
@@ -132,7 +157,9 @@ class _Planner:
         if kind == "burst":
             document = self.known_document()
             return [
-                self.workflow_request(at_s + n * BURST_SPACING_S, "burst", document)
+                self.workflow_request(
+                    at_s + n * BURST_SPACING_S, "burst", document.id, document.type
+                )
                 for n in range(BURST_SIZE)
             ]
         if kind == "native":
@@ -152,14 +179,13 @@ class _Planner:
             ]
         if kind == "gone":
             # Not a UUID: the sandbox knows no such document (404), as for a deleted one.
-            gone = (
-                f"gone-{self.rng.getrandbits(64):016x}",
-                self.rng.choice(TRANSACTION_TYPES.names),
-            )
-            return [self.workflow_request(at_s, "gone", gone)]
+            gone = f"gone-{self.rng.getrandbits(64):016x}"
+            type_name = self.rng.choice(TRANSACTION_TYPES.names)
+            return [self.workflow_request(at_s, "gone", gone, type_name)]
         if kind == "malformed":
             return [self.malformed(at_s, self.rng.choice(MALFORMED))]
-        return [self.workflow_request(at_s, "new", self.new_document())]
+        document = self.new_document()
+        return [self.workflow_request(at_s, "new", document.id, document.type)]
 
     def malformed(self, at_s: float, kind: str) -> PlannedRequest:
         document_id, type_name = _uuid(self.rng), self.rng.choice(TRANSACTION_TYPES.names)
@@ -200,8 +226,8 @@ def _native_event(document_id: str, type_name: str) -> dict[str, Any]:
     }
 
 
-def plan_webhooks(*, seed: int, rate: float, duration_s: float, token: str) -> list[PlannedRequest]:
-    """About ``rate`` requests per second for ``duration_s``, sorted by time."""
+def plan_webhooks(*, seed: int, rate: float, duration_s: float, token: str) -> Plan:
+    """About ``rate`` requests per second for ``duration_s``, and their documents."""
     rng = random.Random(seed)
     planner = _Planner(rng, token)
     requests: list[PlannedRequest] = []
@@ -210,4 +236,10 @@ def plan_webhooks(*, seed: int, rate: float, duration_s: float, token: str) -> l
         step = planner.step(at_s)
         requests.extend(r for r in step if r.at_s < duration_s)
         at_s += len(step) / rate
-    return sorted(requests, key=lambda r: r.at_s)
+    named = {document_id for request in requests for document_id in request.documents}
+    documents = {d.id: d for d in planner.documents if d.id in named}
+    return Plan(
+        sorted(requests, key=lambda r: r.at_s),
+        documents,
+        {document_id: expected_sms(document) for document_id, document in documents.items()},
+    )

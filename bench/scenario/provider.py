@@ -1,10 +1,10 @@
 """A fake SMS gateway (the notifier's ``SMS_PROVIDER=http``) that records every request.
 
 It stands on a real local port, so the notifier's HTTP client, timeouts and retries are
-the real ones. Every request is recorded with its ``idempotency_key`` and the time it
+the real ones. Every request is recorded with its number, its text and the time it
 arrived; only requests answered 200 count as SMS sent. ``outage`` makes it answer 503,
-as a gateway does when it is down. Phone numbers and texts are kept in memory only and
-never logged.
+as a gateway does when it is down. Numbers and texts are kept in memory and never
+logged; the reconciliation shows a number only masked.
 """
 
 import threading
@@ -17,7 +17,9 @@ from flask import Flask, Response, request
 
 @dataclass(frozen=True)
 class ProviderRequest:
-    idempotency_key: str | None
+    to: str | None
+    """The number as the gateway got it (E.164); None when the body had none."""
+    text: str | None
     received_at: float
     """Epoch seconds when the request arrived."""
     status: int
@@ -45,10 +47,11 @@ class RecordingProvider:
         @app.post("/messages")
         def receive() -> Response:
             body: Any = request.get_json(silent=True)
-            key = body.get("idempotency_key") if isinstance(body, dict) else None
+            fields = body if isinstance(body, dict) else {}
+            to, text = fields.get("to"), fields.get("text")
             status = 503 if self.outage.is_set() else 200
             with self._lock:
-                self._requests.append(ProviderRequest(key, time.time(), status))
+                self._requests.append(ProviderRequest(to, text, time.time(), status))
                 number = len(self._requests)
             answer = f'{{"id": "sms-{number}"}}' if status == 200 else '{"error": "unavailable"}'
             return Response(answer, status=status, content_type="application/json")

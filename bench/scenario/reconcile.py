@@ -1,11 +1,13 @@
-"""The scenario's ledger: what was accepted, published, enriched, dead-lettered and sent,
-reconciled event by event (pure: the inputs were read before).
+"""The scenario's reconciliation: what was accepted, published, enriched, dead-lettered
+and sent, checked event by event (pure: the inputs were read before).
 
-A run passes only when nothing accepted is missing downstream and no business event got
-a second SMS. "Stuck" is the one outcome that is neither: a notifier killed between its
+A run passes only when nothing accepted is missing downstream and the provider received
+exactly the SMS the plan declared for the documents the enricher handed on (``mix.Plan``:
+the runner's own expectations), each (number, text) once: no other, none twice.
+"Stuck" is the one outcome that is neither pass nor loss: a notifier killed between its
 ledger claim and the provider's answer leaves the row ``sending`` and, by the documented
-at-most-once choice, never re-sends it; an operator settles it. A stuck row counts as
-stuck only when the provider never received the message and the ledger row really is
+at-most-once choice, never re-sends it; an operator settles it. An SMS counts as stuck
+only when the provider never received it and its business event's ledger row really is
 ``sending``; a row ``failed``, ``sent`` or absent without an SMS is a loss.
 """
 
@@ -16,10 +18,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from bench.scenario.driver import Outcome
-from bench.scenario.expectations import Expectations
+from bench.scenario.expectations import ExpectedSms
 from bench.scenario.mix import Expect
 from bench.scenario.provider import ProviderRequest
 from shared.events import DOCUMENT_UNAVAILABLE, ENRICHED_DOCUMENT, RAW_WEBHOOK
+from shared.logs import mask_phone
 
 ENRICHED_TYPE = ENRICHED_DOCUMENT.type
 UNAVAILABLE_TYPE = DOCUMENT_UNAVAILABLE.type
@@ -32,8 +35,12 @@ class DeadLetter:
     headers: Mapping[str, str]
 
 
+BusinessEvent = tuple[str, str]
+"""(document id, rule): a document is in one state for the whole run."""
+
+
 @dataclass
-class Ledger:
+class Reconciliation:
     requests: int = 0
     accepted_requests: int = 0
     accepted_events: int = 0
@@ -58,13 +65,19 @@ class Ledger:
     """Raw event ids answered on the enriched topic but absent from the raw topic: the
     broker no longer holds a raw record a consumer read (diagnostic, not a verdict)."""
     sms_expected: int = 0
+    """SMS the plan declared for the documents on the enriched topic."""
     sms_sent: int = 0
     sms_duplicates: int = 0
-    duplicate_keys: list[str] = field(default_factory=list)
+    """Receipts of an expected SMS beyond its first."""
+    duplicated: list[str] = field(default_factory=list)
+    """The business events received more than once (``document-id rule``)."""
     sms_unexpected: list[str] = field(default_factory=list)
+    """SMS no declaration asked for (``masked number: text``)."""
     sms_missing: dict[str, str] = field(default_factory=dict)
-    """Expected SMS never sent, with their ledger status (``none``: no row)."""
+    """Expected SMS never received, by business event, with their ledger row's status
+    (``none``: no row)."""
     sms_stuck: list[str] = field(default_factory=list)
+    """Expected SMS never received whose ledger row is still ``sending``."""
     stuck_delivered: int = 0
     """SMS the provider got whose row still says ``sending`` (killed before recording)."""
     provider_refused: int = 0
@@ -93,27 +106,27 @@ def short_reason(headers: Mapping[str, str]) -> str:
     return f"{error} (HTTP {status.group(1)})" if status else error
 
 
-def _requests(ledger: Ledger, outcomes: Iterable[Outcome]) -> set[str]:
+def _requests(result: Reconciliation, outcomes: Iterable[Outcome]) -> set[str]:
     """Counts the answers; the event ids ingest accepted."""
     accepted_ids: set[str] = set()
     rejected: Counter[str] = Counter()
     unanswered: Counter[str] = Counter()
     for outcome in outcomes:
-        ledger.requests += 1
+        result.requests += 1
         if outcome.accepted:
-            ledger.accepted_requests += 1
+            result.accepted_requests += 1
             accepted_ids.update(outcome.event_ids)
             if outcome.request.expect is Expect.REJECT:
-                ledger.wrongly_accepted += 1
+                result.wrongly_accepted += 1
         elif outcome.status is None or outcome.status >= 500:
             unanswered[f"{outcome.status or 'no answer'} {outcome.reason}"] += 1
         elif outcome.request.expect is Expect.REJECT:
             rejected[f"{outcome.status} {outcome.reason}"] += 1
         else:
-            ledger.wrongly_rejected += 1
-    ledger.accepted_events = len(accepted_ids)
-    ledger.rejected = dict(sorted(rejected.items()))
-    ledger.unanswered = dict(sorted(unanswered.items()))
+            result.wrongly_rejected += 1
+    result.accepted_events = len(accepted_ids)
+    result.rejected = dict(sorted(rejected.items()))
+    result.unanswered = dict(sorted(unanswered.items()))
     return accepted_ids
 
 
@@ -123,31 +136,36 @@ def reconcile(
     enriched: Iterable[Mapping[str, Any]],
     dead_letters: Iterable[DeadLetter],
     provider: Iterable[ProviderRequest],
-    ledger_rows: Mapping[str, str],
-    expectations: Expectations,
-) -> Ledger:
-    """``raw`` and ``enriched``: the topics' CloudEvents envelopes, repeats included."""
-    ledger = Ledger()
-    accepted_ids = _requests(ledger, outcomes)
+    ledger_rows: Mapping[BusinessEvent, str],
+    declared: Mapping[str, Iterable[ExpectedSms]],
+) -> Reconciliation:
+    """``raw`` and ``enriched``: the topics' CloudEvents envelopes, repeats included;
+    ``ledger_rows``: the notifier ledger's status of each business event; ``declared``:
+    the SMS each document of the plan must cause, by document id."""
+    result = Reconciliation()
+    accepted_ids = _requests(result, outcomes)
 
     raw_list = list(raw)
     raw_ids = {event["id"] for event in raw_list}
-    ledger.raw_records = len(raw_list)
-    ledger.raw_events = len(raw_ids)
-    ledger.raw_missing = sorted(accepted_ids - raw_ids)
-    ledger.raw_unclaimed = len(raw_ids - accepted_ids)
+    result.raw_records = len(raw_list)
+    result.raw_events = len(raw_ids)
+    result.raw_missing = sorted(accepted_ids - raw_ids)
+    result.raw_unclaimed = len(raw_ids - accepted_ids)
 
     enriched_ids: set[str] = set()
     unavailable_ids: set[str] = set()
+    enriched_documents: set[str] = set()
     for event in enriched:
-        raw_event_id = event.get("data", {}).get("raw_event_id")
+        data = event.get("data", {})
+        raw_event_id = data.get("raw_event_id")
         if event.get("type") == ENRICHED_TYPE:
             enriched_ids.add(raw_event_id)
+            enriched_documents.add(str(data.get("document", {}).get("id")))
         elif event.get("type") == UNAVAILABLE_TYPE:
             unavailable_ids.add(raw_event_id)
-    ledger.enriched = len(enriched_ids & raw_ids)
-    ledger.enriched_orphans = len((enriched_ids | unavailable_ids) - raw_ids)
-    ledger.unavailable = len(unavailable_ids & raw_ids)
+    result.enriched = len(enriched_ids & raw_ids)
+    result.enriched_orphans = len((enriched_ids | unavailable_ids) - raw_ids)
+    result.unavailable = len(unavailable_ids & raw_ids)
 
     dead_raw: dict[str, str] = {}
     notifier_dead: dict[str, str] = {}
@@ -157,39 +175,58 @@ def reconcile(
             dead_raw.setdefault(str(letter.value.get("id")), reason)
         else:
             notifier_dead.setdefault(str(letter.value.get("id")), reason)
-    ledger.dead_lettered = dict(sorted(Counter(dead_raw.values()).items()))
-    ledger.notifier_dead_lettered = dict(sorted(Counter(notifier_dead.values()).items()))
+    result.dead_lettered = dict(sorted(Counter(dead_raw.values()).items()))
+    result.notifier_dead_lettered = dict(sorted(Counter(notifier_dead.values()).items()))
     # A "document unavailable" event answers its raw event as well (Kladana said 404).
     answered = enriched_ids | unavailable_ids | dead_raw.keys()
-    ledger.enrich_missing = sorted(raw_ids - answered)
+    result.enrich_missing = sorted(raw_ids - answered)
 
-    _sms(ledger, list(provider), ledger_rows, expectations)
-    return ledger
+    # The SMS owed: those of every document the notifier was handed. A document whose
+    # events were all dead-lettered upstream is accounted for above, not here.
+    owed = [sms for document_id in enriched_documents for sms in declared.get(document_id, ())]
+    _sms(result, owed, list(provider), ledger_rows)
+    return result
+
+
+def by_message(expected: Iterable[ExpectedSms]) -> dict[tuple[str, str], ExpectedSms]:
+    """Expected SMS by (number, text). The plan gives every document a number of its own,
+    so two business events never declare the same message."""
+    found: dict[tuple[str, str], ExpectedSms] = {}
+    for sms in expected:
+        if sms.message in found:
+            raise ValueError(f"two business events declare one message: {sms}")
+        found[sms.message] = sms
+    return found
+
+
+def _label(sms: ExpectedSms) -> str:
+    return f"{sms.document_id} {sms.rule}"
 
 
 def _sms(
-    ledger: Ledger,
+    result: Reconciliation,
+    owed: list[ExpectedSms],
     provider: list[ProviderRequest],
-    ledger_rows: Mapping[str, str],
-    expectations: Expectations,
+    ledger_rows: Mapping[BusinessEvent, str],
 ) -> None:
-    expected = expectations.sms
-    received = Counter(r.idempotency_key for r in provider if r.status == 200)
-    ledger.provider_refused = sum(1 for r in provider if r.status != 200)
-    ledger.sms_expected = len(expected)
-    ledger.sms_sent = sum(1 for key in expected if received[key] >= 1)
-    ledger.duplicate_keys = sorted(str(key) for key, n in received.items() if n > 1)
-    ledger.sms_duplicates = sum(n - 1 for n in received.values() if n > 1)
-    ledger.sms_unexpected = sorted(str(key) for key in received if key not in expected)
-    ledger.stuck_delivered = sum(
-        1 for key in expected if received[key] and ledger_rows.get(key) == "sending"
+    expected = by_message(owed)
+    received = Counter((r.to, r.text) for r in provider if r.status == 200)
+    result.provider_refused = sum(1 for r in provider if r.status != 200)
+    result.sms_expected = len(expected)
+    result.sms_unexpected = sorted(
+        f"{mask_phone(to or '?')}: {text}" + (f" ({n} times)" if n > 1 else "")
+        for (to, text), n in received.items()
+        if (to, text) not in expected
     )
-    for key in expected:
-        if received[key]:
-            continue
-        status = ledger_rows.get(key, "none")
-        if status == "sending":
-            ledger.sms_stuck.append(key)
+    for message, sms in sorted(expected.items(), key=lambda item: _label(item[1])):
+        status = ledger_rows.get((sms.document_id, sms.rule), "none")
+        if received[message] > 1:
+            result.duplicated.append(_label(sms))
+            result.sms_duplicates += received[message] - 1
+        if received[message]:
+            result.sms_sent += 1
+            result.stuck_delivered += int(status == "sending")
+        elif status == "sending":
+            result.sms_stuck.append(_label(sms))
         else:
-            ledger.sms_missing[key] = status
-    ledger.sms_stuck.sort()
+            result.sms_missing[_label(sms)] = status

@@ -1,4 +1,4 @@
-"""The run's numbers: end-to-end latency, throughput, and the ledger as a table, JSON or
+"""The run's numbers: end-to-end latency, throughput, and the reconciliation as a table, JSON or
 a markdown section for docs/benchmarks.md."""
 
 import math
@@ -10,7 +10,7 @@ from bench.scenario.driver import Outcome
 from bench.scenario.expectations import ExpectedSms
 from bench.scenario.faults import FaultRecord
 from bench.scenario.provider import ProviderRequest
-from bench.scenario.reconcile import Ledger
+from bench.scenario.reconcile import Reconciliation, by_message
 
 
 @dataclass(frozen=True)
@@ -33,8 +33,10 @@ def _quantile(ordered: list[float], fraction: float) -> float:
 def latency(
     outcomes: Iterable[Outcome],
     provider: Iterable[ProviderRequest],
-    expected: Mapping[str, ExpectedSms],
+    expected: Iterable[ExpectedSms],
 ) -> Latency:
+    """Over every expected SMS the provider received (its first receipt)."""
+    documents = {message: sms.document_id for message, sms in by_message(expected).items()}
     first_sent: dict[str, float] = {}
     for outcome in outcomes:
         if outcome.accepted:
@@ -42,20 +44,16 @@ def latency(
                 first_sent[document_id] = min(
                     first_sent.get(document_id, math.inf), outcome.sent_at
                 )
-    first_received: dict[str, float] = {}
+    first_received: dict[tuple[str, str], float] = {}
     for request in provider:
-        key = request.idempotency_key
-        if (
-            request.status == 200
-            and key is not None
-            and key in expected
-            and key not in first_received
-        ):
-            first_received[key] = request.received_at
+        if request.status == 200 and request.to is not None and request.text is not None:
+            message = (request.to, request.text)
+            if message in documents:
+                first_received.setdefault(message, request.received_at)
     values = sorted(
-        received - first_sent[expected[key].document_id]
-        for key, received in first_received.items()
-        if expected[key].document_id in first_sent
+        received - first_sent[documents[message]]
+        for message, received in first_received.items()
+        if documents[message] in first_sent
     )
     return Latency(
         len(values), _quantile(values, 0.5), _quantile(values, 0.99), max(values, default=math.nan)
@@ -94,48 +92,48 @@ def count_faults(records: Iterable[FaultRecord]) -> dict[str, int]:
     return dict(sorted(counts.items()))
 
 
-def _rows(ledger: Ledger) -> list[tuple[str, str]]:
+def _rows(result: Reconciliation) -> list[tuple[str, str]]:
     def reasons(counts: Mapping[str, int]) -> str:
         return ", ".join(f"{reason}: {n}" for reason, n in counts.items()) or "-"
 
     return [
-        ("webhooks sent", str(ledger.requests)),
+        ("webhooks sent", str(result.requests)),
         (
             "accepted (202/200)",
-            f"{ledger.accepted_requests} requests, {ledger.accepted_events} events",
+            f"{result.accepted_requests} requests, {result.accepted_events} events",
         ),
         (
             "rejected (4xx, by reason)",
-            f"{sum(ledger.rejected.values())} ({reasons(ledger.rejected)})",
+            f"{sum(result.rejected.values())} ({reasons(result.rejected)})",
         ),
         (
             "unanswered (ingest down/5xx)",
-            f"{sum(ledger.unanswered.values())} ({reasons(ledger.unanswered)})",
+            f"{sum(result.unanswered.values())} ({reasons(result.unanswered)})",
         ),
-        ("wrongly rejected / accepted", f"{ledger.wrongly_rejected} / {ledger.wrongly_accepted}"),
-        ("raw events (records)", f"{ledger.raw_events} ({ledger.raw_records})"),
-        ("raw events missing", str(len(ledger.raw_missing))),
-        ("raw events of lost answers", str(ledger.raw_unclaimed)),
-        ("enriched", str(ledger.enriched)),
-        ("document unavailable", str(ledger.unavailable)),
-        ("dead-lettered by enricher", reasons(ledger.dead_lettered)),
-        ("dead-lettered by notifier", reasons(ledger.notifier_dead_lettered)),
-        ("raw events neither enriched nor dead-lettered", str(len(ledger.enrich_missing))),
-        ("enriched events without a raw record", str(ledger.enriched_orphans)),
-        ("SMS expected", str(ledger.sms_expected)),
-        ("SMS sent", str(ledger.sms_sent)),
-        ("SMS duplicates", str(ledger.sms_duplicates)),
-        ("SMS unexpected", str(len(ledger.sms_unexpected))),
-        ("SMS missing", f"{len(ledger.sms_missing)} ({reasons(_statuses(ledger))})"),
-        ("SMS stuck (reported to operator)", str(len(ledger.sms_stuck))),
-        ("SMS delivered, row left 'sending'", str(ledger.stuck_delivered)),
-        ("provider 503s (outage)", str(ledger.provider_refused)),
+        ("wrongly rejected / accepted", f"{result.wrongly_rejected} / {result.wrongly_accepted}"),
+        ("raw events (records)", f"{result.raw_events} ({result.raw_records})"),
+        ("raw events missing", str(len(result.raw_missing))),
+        ("raw events of lost answers", str(result.raw_unclaimed)),
+        ("enriched", str(result.enriched)),
+        ("document unavailable", str(result.unavailable)),
+        ("dead-lettered by enricher", reasons(result.dead_lettered)),
+        ("dead-lettered by notifier", reasons(result.notifier_dead_lettered)),
+        ("raw events neither enriched nor dead-lettered", str(len(result.enrich_missing))),
+        ("enriched events without a raw record", str(result.enriched_orphans)),
+        ("SMS expected", str(result.sms_expected)),
+        ("SMS sent", str(result.sms_sent)),
+        ("SMS duplicates", str(result.sms_duplicates)),
+        ("SMS unexpected", str(len(result.sms_unexpected))),
+        ("SMS missing", f"{len(result.sms_missing)} ({reasons(_statuses(result))})"),
+        ("SMS stuck (reported to operator)", str(len(result.sms_stuck))),
+        ("SMS delivered, row left 'sending'", str(result.stuck_delivered)),
+        ("provider 503s (outage)", str(result.provider_refused)),
     ]
 
 
-def _statuses(ledger: Ledger) -> dict[str, int]:
+def _statuses(result: Reconciliation) -> dict[str, int]:
     counts: dict[str, int] = {}
-    for status in ledger.sms_missing.values():
+    for status in result.sms_missing.values():
         counts[f"ledger {status}"] = counts.get(f"ledger {status}", 0) + 1
     return counts
 
@@ -158,32 +156,32 @@ def _summary_rows(summary: RunSummary) -> list[tuple[str, str]]:
     ]
 
 
-def text_table(ledger: Ledger, summary: RunSummary) -> str:
-    rows = _rows(ledger) + _summary_rows(summary)
+def text_table(result: Reconciliation, summary: RunSummary) -> str:
+    rows = _rows(result) + _summary_rows(summary)
     width = max(len(name) for name, _ in rows)
     lines = [f"{name.ljust(width)}  {value}" for name, value in rows]
     verdict = (
         "PASS: nothing lost, nothing duplicated"
-        if ledger.ok
+        if result.ok
         else "FAIL: see missing/duplicates above"
     )
     lines.append(verdict)
-    if ledger.sms_stuck:
+    if result.sms_stuck:
         lines.append(
-            f"{len(ledger.sms_stuck)} stuck notification(s): a notifier was killed between its"
+            f"{len(result.sms_stuck)} stuck notification(s): a notifier was killed between its"
             " ledger claim and the provider's answer; at most once, they are never re-sent by"
             " themselves (python -m notifier ledger --stuck)"
         )
     return "\n".join(lines)
 
 
-def markdown(ledger: Ledger, summary: RunSummary) -> str:
+def markdown(result: Reconciliation, summary: RunSummary) -> str:
     lines = [
         f"```sh\n{summary.command}\n```",
         "",
         "| | |",
         "|---|---|",
-        *(f"| {name} | {value} |" for name, value in _rows(ledger) + _summary_rows(summary)),
-        f"| verdict | {'pass' if ledger.ok else 'FAIL'} |",
+        *(f"| {name} | {value} |" for name, value in _rows(result) + _summary_rows(summary)),
+        f"| verdict | {'pass' if result.ok else 'FAIL'} |",
     ]
     return "\n".join(lines)

@@ -1,7 +1,7 @@
 """The whole pipeline on this machine, as the scenario runs it.
 
 The embedded broker (in memory: it is paused, never killed), the topics, the Kladana
-sandbox synthesizing any document and the recording SMS provider (both real HTTP
+sandbox serving the scenario's documents and the recording SMS provider (both real HTTP
 servers in this process, so their knobs and records are at hand), ingest under
 gunicorn, two enrichers and two notifiers sharing one SQLite ledger file.
 """
@@ -20,6 +20,7 @@ from devstack.broker import EmbeddedBroker, free_port
 from devstack.http_server import BackgroundServer
 from sandbox.app import API_PREFIX
 from sandbox.app import create_app as create_sandbox
+from sandbox.documents import SandboxDocuments
 from sandbox.faults import Faults
 from sandbox.limits import RateLimits
 from shared.topics import ensure_topics
@@ -36,6 +37,8 @@ RETRY_TOPIC = "kladana.webhooks.retry"
 RULES_PATH = Path(__file__).with_name("rules.toml")
 NOTIFY_TIMEZONE = "Asia/Kolkata"
 PHONE_REGION = "IN"
+KLADANA_TIMEZONE = "Europe/Moscow"
+OPT_OUT_ATTRIBUTE = "SMS opt-out"
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +46,8 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class StackSettings:
     run_dir: Path
+    documents: SandboxDocuments
+    """What the sandbox serves: any other id is a document Kladana does not have (404)."""
     kladana_units: int = 150
     """The sandbox's bucket per 3 s window, split between the two enrichers. Larger than
     Kladana's 45 so that a run's drain stays bounded; the limiter itself is measured by
@@ -79,6 +84,7 @@ def _environment(
         "KLADANA_RATE_UNITS": str(settings.kladana_units // 2),
         "KLADANA_MAX_PARALLEL": str(max(1, settings.kladana_parallel // 2)),
         "KLADANA_TIMEOUT_S": "5",
+        "KLADANA_TIMEZONE": KLADANA_TIMEZONE,
         "ENRICHER_RETRY_DELAY_S": "1",
         "ENRICHER_RETRY_DELAY_CAP_S": "4",
         "ENRICHER_MAX_ATTEMPTS": "12",
@@ -88,6 +94,7 @@ def _environment(
         "NOTIFIER_RULES": str(RULES_PATH),
         "NOTIFY_TIMEZONE": NOTIFY_TIMEZONE,
         "DEFAULT_PHONE_REGION": PHONE_REGION,
+        "NOTIFIER_OPT_OUT_ATTRIBUTE": OPT_OUT_ATTRIBUTE,
         "SMS_PROVIDER": "http",
         "SMS_HTTP_URL": sms_url,
         "SMS_TIMEOUT_S": "5",
@@ -132,7 +139,7 @@ class Pipeline:
             units=self.settings.kladana_units, max_parallel=self.settings.kladana_parallel
         )
         sandbox_app = create_sandbox(
-            token=KLADANA_TOKEN, limits=limits, faults=Faults(synthesize=True)
+            self.settings.documents, token=KLADANA_TOKEN, limits=limits, faults=Faults()
         )
         self._sandbox = BackgroundServer(sandbox_app).start()
         sms = BackgroundServer(self.provider.app()).start()

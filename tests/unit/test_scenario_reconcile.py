@@ -1,5 +1,5 @@
-"""The scenario's reconciliation on hand-made inputs: every loss and duplicate is found,
-stuck rows are told apart from losses, and the expected SMS come from the rules."""
+"""The scenario's reconciliation on hand-made inputs: every loss, duplicate, wrong text and
+wrong number is found, and stuck rows are told apart from losses."""
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -7,18 +7,21 @@ from typing import Any
 
 from sqlalchemy import insert
 
+from bench.scenario.__main__ import ledger_rows
 from bench.scenario.driver import Outcome
-from bench.scenario.expectations import Expectations, ExpectedSms, expected_sms
+from bench.scenario.expectations import ExpectedSms
 from bench.scenario.mix import Expect, PlannedRequest
-from bench.scenario.observe import ledger_pending, ledger_statuses
+from bench.scenario.observe import ledger_pending
 from bench.scenario.provider import ProviderRequest
-from bench.scenario.reconcile import DeadLetter, Ledger, reconcile, short_reason
+from bench.scenario.reconcile import DeadLetter, Reconciliation, reconcile, short_reason
 from bench.scenario.report import latency
 from notifier.ledger_schema import notifications, open_engine, transaction
-from notifier.rules import RuleSet
-from notifier.sms import idempotency_key
 from shared.events import DOCUMENT_UNAVAILABLE, ENRICHED_DOCUMENT, RAW_WEBHOOK
-from tests.helpers import seed_document
+
+# Two documents, each declared to cause one SMS; d3 is declared to cause none.
+ORDER = ExpectedSms("d1", "sales-order-shipped", "+919812345678", "Sales Order 00042 shipped.")
+PAYMENT = ExpectedSms("d2", "payment-received", "+919900011122", "Payment 7 of 1,500 rupees.")
+DECLARED: dict[str, tuple[ExpectedSms, ...]] = {"d1": (ORDER,), "d2": (PAYMENT,), "d3": ()}
 
 
 def request(label: str = "new", expect: Expect = Expect.ACCEPT, doc: str = "d1") -> PlannedRequest:
@@ -34,108 +37,153 @@ def raw(event_id: str) -> dict[str, Any]:
     return {"id": event_id, "type": RAW_WEBHOOK.type}
 
 
-def enriched(raw_event_id: str, kind: str = ENRICHED_DOCUMENT.type) -> dict[str, Any]:
-    return {"id": f"e-{raw_event_id}", "type": kind, "data": {"raw_event_id": raw_event_id}}
+def enriched(raw_event_id: str, document_id: str) -> dict[str, Any]:
+    data = {"raw_event_id": raw_event_id, "document": {"id": document_id}}
+    return {"id": f"e-{raw_event_id}", "type": ENRICHED_DOCUMENT.type, "data": data}
 
 
-def expecting(*keys: str) -> Expectations:
-    return Expectations(sms={k: ExpectedSms(k, f"doc-{k}", "rule", "Shipped") for k in keys})
+def unavailable(raw_event_id: str) -> dict[str, Any]:
+    data = {"raw_event_id": raw_event_id}
+    return {"id": f"u-{raw_event_id}", "type": DOCUMENT_UNAVAILABLE.type, "data": data}
 
 
-def sms(key: str, status: int = 200, at: float = 101.0) -> ProviderRequest:
-    return ProviderRequest(key, at, status)
+def received(sms: ExpectedSms, status: int = 200, at: float = 101.0) -> ProviderRequest:
+    return ProviderRequest(sms.to, sms.text, at, status)
 
 
-def run(**changes: Any) -> Ledger:
+def run(**changes: Any) -> Reconciliation:
     inputs: dict[str, Any] = {
-        "outcomes": [accepted("r1"), accepted("r2", "r3")],
+        "outcomes": [accepted("r1"), accepted("r2", "r3", doc="d2")],
         "raw": [raw("r1"), raw("r2"), raw("r3"), raw("r1")],
-        "enriched": [enriched("r1"), enriched("r2"), enriched("r3", DOCUMENT_UNAVAILABLE.type)],
+        "enriched": [enriched("r1", "d1"), enriched("r2", "d2"), unavailable("r3")],
         "dead_letters": [],
-        "provider": [sms("k1"), sms("k2")],
-        "ledger_rows": {"k1": "sent", "k2": "sent"},
-        "expectations": expecting("k1", "k2"),
+        "provider": [received(ORDER), received(PAYMENT)],
+        "ledger_rows": {("d1", ORDER.rule): "sent", ("d2", PAYMENT.rule): "sent"},
+        "declared": DECLARED,
     }
     inputs.update(changes)
     return reconcile(**inputs)
 
 
 def test_a_clean_run_balances_and_passes() -> None:
-    ledger = run()
-    assert ledger.ok
-    assert (ledger.accepted_requests, ledger.accepted_events) == (2, 3)
-    assert (ledger.raw_events, ledger.raw_records) == (3, 4)  # a repeat is no loss
-    assert (ledger.enriched, ledger.unavailable) == (2, 1)
-    assert (ledger.sms_expected, ledger.sms_sent, ledger.sms_duplicates) == (2, 2, 0)
+    result = run()
+    assert result.ok
+    assert (result.accepted_requests, result.accepted_events) == (2, 3)
+    assert (result.raw_events, result.raw_records) == (3, 4)  # a repeat is no loss
+    assert (result.enriched, result.unavailable) == (2, 1)
+    assert (result.sms_expected, result.sms_sent, result.sms_duplicates) == (2, 2, 0)
 
 
 def test_an_accepted_event_missing_from_the_raw_topic_is_a_loss() -> None:
-    ledger = run(raw=[raw("r1"), raw("r3")])
-    assert ledger.raw_missing == ["r2"]
-    assert not ledger.ok
+    result = run(raw=[raw("r1"), raw("r3")])
+    assert result.raw_missing == ["r2"]
+    assert not result.ok
 
 
 def test_a_raw_event_neither_enriched_nor_dead_lettered_is_a_loss_but_a_dead_letter_covers_it() -> (
     None
 ):
-    lost = run(enriched=[enriched("r1"), enriched("r3")])
+    # d2 never reached the notifier, so its SMS is not owed: the raw event is what is lost.
+    lost = run(enriched=[enriched("r1", "d1"), unavailable("r3")], provider=[received(ORDER)])
     assert lost.enrich_missing == ["r2"]
+    assert lost.sms_missing == {}
     assert not lost.ok
     letter = DeadLetter(
         raw("r2"),
         {"dlq.reason": "Kladana answered 404 for move/x: gone", "dlq.error": "DocumentNotFound"},
     )
-    covered = run(enriched=[enriched("r1"), enriched("r3")], dead_letters=[letter])
+    covered = run(
+        enriched=[enriched("r1", "d1"), unavailable("r3")],
+        dead_letters=[letter],
+        provider=[received(ORDER)],
+    )
     assert covered.ok
     assert covered.dead_lettered == {"DocumentNotFound (HTTP 404)": 1}
+    assert covered.sms_expected == 1
 
 
-def test_a_second_sms_for_one_key_is_a_duplicate_and_fails_the_run() -> None:
-    ledger = run(provider=[sms("k1"), sms("k2"), sms("k1", at=102.0)])
-    assert ledger.sms_duplicates == 1
-    assert ledger.duplicate_keys == ["k1"]
-    assert not ledger.ok
+def test_an_sms_received_twice_is_a_duplicate_and_fails_the_run() -> None:
+    result = run(provider=[received(ORDER), received(PAYMENT), received(ORDER, at=102.0)])
+    assert result.sms_duplicates == 1
+    assert result.duplicated == ["d1 sales-order-shipped"]
+    assert result.sms_sent == 2
+    assert not result.ok
+
+
+def test_an_sms_never_received_is_missing_and_fails_the_run() -> None:
+    result = run(provider=[received(ORDER)], ledger_rows={})
+    assert result.sms_missing == {"d2 payment-received": "none"}
+    assert result.sms_sent == 1
+    assert not result.ok
+
+
+def test_an_sms_with_a_wrong_text_is_both_missing_and_unexpected() -> None:
+    wrong = ProviderRequest(ORDER.to, "Sales Order 42 shipped.", 101.0, 200)
+    result = run(provider=[wrong, received(PAYMENT)])
+    assert result.sms_missing == {"d1 sales-order-shipped": "sent"}
+    assert result.sms_unexpected == ["*********5678: Sales Order 42 shipped."]
+    assert not result.ok
+
+
+def test_an_sms_to_a_wrong_number_is_both_missing_and_unexpected() -> None:
+    wrong = ProviderRequest("+91981234567", ORDER.text, 101.0, 200)  # a digit dropped
+    result = run(provider=[wrong, received(PAYMENT)])
+    assert result.sms_missing == {"d1 sales-order-shipped": "sent"}
+    assert result.sms_unexpected == [f"********4567: {ORDER.text}"]
+    assert not result.ok
+
+
+def test_an_sms_for_a_document_that_must_cause_none_is_unexpected() -> None:
+    silent = ProviderRequest("+919700000003", "Transfer 9 is now Shipped.", 101.0, 200)
+    result = run(
+        enriched=[enriched("r1", "d1"), enriched("r2", "d2"), enriched("r3", "d3")],
+        provider=[received(ORDER), received(PAYMENT), silent, silent],
+    )
+    assert result.sms_unexpected == ["*********0003: Transfer 9 is now Shipped. (2 times)"]
+    assert not result.ok
 
 
 def test_a_503_answered_during_an_outage_is_not_an_sms() -> None:
-    ledger = run(provider=[sms("k1", status=503), sms("k1"), sms("k2")])
-    assert ledger.ok
-    assert ledger.provider_refused == 1
-    assert ledger.sms_duplicates == 0
-
-
-def test_an_sms_no_rule_asked_for_fails_the_run() -> None:
-    ledger = run(provider=[sms("k1"), sms("k2"), sms("k9")])
-    assert ledger.sms_unexpected == ["k9"]
-    assert not ledger.ok
+    result = run(provider=[received(ORDER, status=503), received(ORDER), received(PAYMENT)])
+    assert result.ok
+    assert result.provider_refused == 1
+    assert result.sms_duplicates == 0
 
 
 def test_a_row_left_sending_without_an_sms_is_stuck_not_missing() -> None:
-    ledger = run(provider=[sms("k1")], ledger_rows={"k1": "sent", "k2": "sending"})
-    assert ledger.sms_stuck == ["k2"]
-    assert ledger.sms_missing == {}
-    assert ledger.ok
+    rows = {("d1", ORDER.rule): "sent", ("d2", PAYMENT.rule): "sending"}
+    result = run(provider=[received(ORDER)], ledger_rows=rows)
+    assert result.sms_stuck == ["d2 payment-received"]
+    assert result.sms_missing == {}
+    assert result.ok
 
 
 def test_a_failed_row_or_no_row_without_an_sms_is_a_loss_not_stuck() -> None:
-    failed = run(provider=[sms("k1")], ledger_rows={"k1": "sent", "k2": "failed"})
-    assert failed.sms_missing == {"k2": "failed"}
+    failed = run(
+        provider=[received(ORDER)],
+        ledger_rows={("d1", ORDER.rule): "sent", ("d2", PAYMENT.rule): "failed"},
+    )
+    assert failed.sms_missing == {"d2 payment-received": "failed"}
     assert failed.sms_stuck == []
     assert not failed.ok
-    absent = run(provider=[sms("k1")], ledger_rows={"k1": "sent"})
-    assert absent.sms_missing == {"k2": "none"}
-    assert not absent.ok
+    # A row of another rule of the document does not stand for this one.
+    other_rule = run(provider=[received(ORDER)], ledger_rows={("d2", "sales-order-big"): "sending"})
+    assert other_rule.sms_missing == {"d2 payment-received": "none"}
+    assert not other_rule.ok
     # The ledger claims it went out, but the provider never got it: a loss as well.
-    claimed = run(provider=[sms("k1")], ledger_rows={"k1": "sent", "k2": "sent"})
-    assert claimed.sms_missing == {"k2": "sent"}
+    claimed = run(
+        provider=[received(ORDER)],
+        ledger_rows={("d1", ORDER.rule): "sent", ("d2", PAYMENT.rule): "sent"},
+    )
+    assert claimed.sms_missing == {"d2 payment-received": "sent"}
     assert not claimed.ok
 
 
 def test_an_sms_delivered_whose_row_still_says_sending_is_counted_apart() -> None:
-    ledger = run(ledger_rows={"k1": "sending", "k2": "sent"})
-    assert ledger.ok
-    assert ledger.stuck_delivered == 1
-    assert ledger.sms_stuck == []
+    result = run(ledger_rows={("d1", ORDER.rule): "sending", ("d2", PAYMENT.rule): "sent"})
+    assert result.ok
+    assert result.stuck_delivered == 1
+    assert result.sms_stuck == []
 
 
 def test_answers_are_counted_by_kind() -> None:
@@ -147,11 +195,11 @@ def test_answers_are_counted_by_kind() -> None:
         Outcome(request(), 1.0, 400, "invalid_id"),  # a good webhook refused
         Outcome(request("malformed:method", Expect.REJECT), 1.0, 202, None, ("r2",)),
     ]
-    ledger = run(outcomes=outcomes)
-    assert ledger.rejected == {"400 invalid_type": 1, "401 unauthorized": 1}
-    assert ledger.unanswered == {"no answer ConnectionError": 1}
-    assert (ledger.wrongly_rejected, ledger.wrongly_accepted) == (1, 1)
-    assert not ledger.ok
+    result = run(outcomes=outcomes)
+    assert result.rejected == {"400 invalid_type": 1, "401 unauthorized": 1}
+    assert result.unanswered == {"no answer ConnectionError": 1}
+    assert (result.wrongly_rejected, result.wrongly_accepted) == (1, 1)
+    assert not result.ok
 
 
 def test_dead_letter_reasons_group_without_ids() -> None:
@@ -159,24 +207,14 @@ def test_dead_letter_reasons_group_without_ids() -> None:
     assert short_reason({}) == "?"
 
 
-def test_expected_sms_follow_the_rules_once_per_document_rule_and_state() -> None:
-    rules = RuleSet.load(None)  # the bundled rule: CustomerOrder entering Shipped
-    shipped = seed_document()
-    expectations = expected_sms(
-        [shipped, shipped, seed_document(state="New"), seed_document(type="Move")], rules, "IN"
-    )
-    key = idempotency_key(shipped["id"], "sales-order-shipped", "Shipped")
-    assert list(expectations.sms) == [key]
-    no_phone = seed_document(agent={"id": "a", "name": "X", "phone": None, "email": None})
-    assert expected_sms([no_phone], rules, "IN").no_phone == 1
-    incomplete = seed_document(number=None)
-    assert expected_sms([incomplete], rules, "IN").incomplete_documents == {shipped["id"]}
-
-
 def test_latency_runs_from_the_first_accepted_webhook_of_the_document_to_the_sms() -> None:
-    outcomes = [accepted("r1", doc="doc-k1", at=100.0), accepted("r2", doc="doc-k1", at=103.0)]
-    provider = [sms("k1", at=102.5), sms("k1", at=109.0), sms("k2", status=503, at=101.0)]
-    measured = latency(outcomes, provider, expecting("k1", "k2").sms)
+    outcomes = [accepted("r1", doc="d1", at=100.0), accepted("r2", doc="d1", at=103.0)]
+    provider = [
+        received(ORDER, at=102.5),
+        received(ORDER, at=109.0),
+        received(PAYMENT, status=503, at=101.0),
+    ]
+    measured = latency(outcomes, provider, [ORDER, PAYMENT])
     assert measured.count == 1
     assert measured.p50_s == measured.max_s == 2.5
 
@@ -189,7 +227,7 @@ def _ledger_with(path: Path, rows: list[tuple[str, str, datetime]]) -> None:
                 connection.execute(
                     insert(notifications).values(
                         key=key,
-                        document_id="d",
+                        document_id=f"doc-{key}",
                         rule="r",
                         state="s",
                         phone="+919800000000",
@@ -218,5 +256,8 @@ def test_the_ledger_is_quiet_once_no_row_is_held_or_freshly_sending(tmp_path: Pa
         ],
     )
     assert ledger_pending(database, alive_s=15) == 2
-    assert ledger_statuses(database)["stuck"] == "sending"
     assert ledger_pending(tmp_path / "absent.db") == 0
+    rows = ledger_rows(database)
+    assert rows[("doc-stuck", "r")] == "sending"
+    assert rows[("doc-sent", "r")] == "sent"
+    assert len(rows) == 5
