@@ -1,6 +1,8 @@
-"""Ingest's ways to Kafka: a producer bounded by the publish budget for the request path,
-and a patient one for draining the spool. Both are built in the background, after the
-fork, so that a worker boots and answers while the broker is unreachable.
+"""The drainer's way to Kafka (kafka-python): a patient producer that publishes the spool.
+
+The request path has a producer of its own, bounded by the publish budget
+(:mod:`ingest.librdkafka`). Both are built in the background, after the fork, so that a
+worker boots and answers while the broker is unreachable.
 """
 
 import logging
@@ -25,7 +27,7 @@ _GRACE_S = 1.0
 """Beyond the delivery timeout, for the producer's I/O thread to fail an expired record."""
 
 
-class KafkaChannel:
+class DrainChannel:
     """A producer that reports, record by record, what the broker acknowledged."""
 
     def __init__(self, producer: KafkaProducer, *, ack_wait_s: float) -> None:
@@ -67,65 +69,28 @@ class KafkaChannel:
         self._publisher.close(timeout_s)
 
 
-def _producer(
-    settings: IngestSettings, *, delivery_timeout_ms: int, max_block_ms: int, idempotent: bool
-) -> KafkaProducer:
-    """The project's producer settings (see :func:`shared.kafka.create_producer`), plus
-    bounds on how long a record may wait: once ``delivery_timeout_ms`` has passed since
-    ``send()``, the producer fails the record instead of sending it later."""
-    return KafkaProducer(
+def connect_drain_channel(settings: IngestSettings) -> DrainChannel:
+    """The drainer's producer, which may wait for a slow broker far longer than a request.
+
+    Once ``DRAIN_DELIVERY_TIMEOUT_MS`` has passed since ``send()``, it fails the record
+    instead of sending it later; the record stays in the spool for the next drain.
+    """
+    producer = KafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap_servers,
         acks="all",
         max_in_flight_requests_per_connection=1,  # keeps per-key order across retries
-        enable_idempotence=idempotent,
-        linger_ms=0,
-        max_block_ms=max_block_ms,
-        request_timeout_ms=delivery_timeout_ms,
-        delivery_timeout_ms=delivery_timeout_ms,
-        bootstrap_timeout_ms=CONNECT_TIMEOUT_MS,
-        # Back on the broker within a second of its return (kafka-python's default backs
-        # off to 30 s), so that the request path stops spooling soon after an outage.
-        reconnect_backoff_max_ms=RECONNECT_BACKOFF_MAX_MS,
-    )
-
-
-def connect_request_channel(settings: IngestSettings) -> KafkaChannel:
-    """The request path's producer: nothing it sends outlives the publish budget.
-
-    Blocks up to :data:`CONNECT_TIMEOUT_MS`; raises KafkaError if the broker does not answer.
-    """
-    budget_ms = settings.ingest_publish_budget_ms
-    producer = _producer(
-        settings,
-        # The producer gives up on a record a little before the request does, so that a
-        # record the request spools is, as far as the producer can tell, never sent later.
-        delivery_timeout_ms=budget_ms * 4 // 5,
-        max_block_ms=budget_ms,
-        # Idempotent, as shared.kafka's producers are; it also holds a broker connection
-        # from the start, which is what is_connected() (and so /readyz) looks at.
-        idempotent=True,
-    )
-    # Fetch the topic's partitions now, so that a request does not spend its budget on it.
-    try:
-        producer.partitions_for(settings.raw_topic)
-    except KafkaError as error:
-        log.warning(
-            "raw topic metadata not available yet",
-            extra={"topic": settings.raw_topic, "reason": type(error).__name__},
-        )
-    return KafkaChannel(producer, ack_wait_s=settings.publish_budget_s)
-
-
-def connect_drain_channel(settings: IngestSettings) -> KafkaChannel:
-    """The drainer's producer, which may wait for a slow broker far longer than a request."""
-    producer = _producer(
-        settings,
-        delivery_timeout_ms=DRAIN_DELIVERY_TIMEOUT_MS,
-        max_block_ms=DRAIN_MAX_BLOCK_MS,
         # Not idempotent: a broker that lost its producer state (a restarted in-memory
         # broker does) answers UnknownProducerId to an idempotent producer's every retry
         # until the record expires, so nothing would ever drain. Without it a retry may
         # duplicate a record; the copy has the event's id, which consumers de-duplicate on.
-        idempotent=False,
+        enable_idempotence=False,
+        linger_ms=0,
+        max_block_ms=DRAIN_MAX_BLOCK_MS,
+        request_timeout_ms=DRAIN_DELIVERY_TIMEOUT_MS,
+        delivery_timeout_ms=DRAIN_DELIVERY_TIMEOUT_MS,
+        bootstrap_timeout_ms=CONNECT_TIMEOUT_MS,
+        # Back on the broker within a second of its return (kafka-python's default backs
+        # off to 30 s), so that a drain resumes soon after an outage.
+        reconnect_backoff_max_ms=RECONNECT_BACKOFF_MAX_MS,
     )
-    return KafkaChannel(producer, ack_wait_s=DRAIN_DELIVERY_TIMEOUT_MS / 1000 + _GRACE_S)
+    return DrainChannel(producer, ack_wait_s=DRAIN_DELIVERY_TIMEOUT_MS / 1000 + _GRACE_S)

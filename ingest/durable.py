@@ -21,7 +21,8 @@ log = logging.getLogger("ingest")
 
 
 class BrokerChannel(Protocol):
-    """What the sink and the drainer need of Kafka; :class:`ingest.broker.KafkaChannel`."""
+    """What the sink and the drainer need of Kafka: :class:`ingest.librdkafka.LibrdkafkaChannel`
+    on the request path, :class:`ingest.broker.DrainChannel` for the drain."""
 
     def send_within(
         self, topic: str, records: Sequence[Record], timeout_s: float | None = None

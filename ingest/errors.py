@@ -24,3 +24,8 @@ class InvalidWebhook(PermanentError):
 
 class SinkUnavailable(RetriableError):
     """Neither the broker nor the local spool could take an event in time; answered with 503."""
+
+
+class DeliveryInProgress(RetriableError):
+    """An earlier delivery of the same native ``requestId`` is still being accepted and did
+    not end within the wait; answered with 503, so that Kladana tries again."""

@@ -28,8 +28,9 @@ RECENT_ACK_S = 2 * STATISTICS_INTERVAL_MS / 1000
 were gathered before it (and delivered after it) said."""
 
 
-class _Delivery:
-    """The outcome of one ``send_within`` call, filled in by delivery reports."""
+class _AckWait:
+    """Which records of one ``send_within`` call the broker acknowledged, filled in by
+    librdkafka's delivery reports as they come; the call waits for them until its deadline."""
 
     def __init__(self, count: int) -> None:
         self.acknowledged = [False] * count
@@ -50,14 +51,14 @@ class _Delivery:
 
 def _report(
     channel: "LibrdkafkaChannel",
-    delivery: _Delivery,
+    acks: _AckWait,
     index: int,
     error: KafkaError | None,
     _message: object,
 ) -> None:
     if error is None:
         channel.last_ack_at = time.monotonic()
-    delivery.report(index, error)
+    acks.report(index, error)
 
 
 class LibrdkafkaChannel:
@@ -80,7 +81,7 @@ class LibrdkafkaChannel:
         """Send ``records`` in order; for each, whether the broker acknowledged it within
         ``timeout_s`` (or the channel's own wait)."""
         deadline = time.monotonic() + (self._ack_wait_s if timeout_s is None else timeout_s)
-        delivery = _Delivery(len(records))
+        acks = _AckWait(len(records))
         for index, record in enumerate(records):
             try:
                 self._producer.produce(
@@ -88,15 +89,15 @@ class LibrdkafkaChannel:
                     value=record.value,
                     key=record.key,
                     headers=list(record.headers),
-                    on_delivery=partial(_report, self, delivery, index),
+                    on_delivery=partial(_report, self, acks, index),
                 )
             except (BufferError, KafkaException) as error:
                 log.warning("broker refused a send", extra={"reason": type(error).__name__})
                 for unsent in range(index, len(records)):
-                    delivery.report(unsent, KafkaError(KafkaError._FAIL))
+                    acks.report(unsent, KafkaError(KafkaError._FAIL))
                 break
-        delivery.wait(deadline - time.monotonic())
-        return list(delivery.acknowledged)
+        acks.wait(deadline - time.monotonic())
+        return list(acks.acknowledged)
 
     def is_connected(self) -> bool:
         return self._connected or time.monotonic() - self.last_ack_at < RECENT_ACK_S

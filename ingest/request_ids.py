@@ -100,13 +100,6 @@ class RequestIds:
         """The claimed ``requestId``'s events were not accepted: let a repeat claim it."""
         self._write("DELETE FROM request_ids WHERE request_id = ? AND accepted = 0", (request_id,))
 
-    def close(self) -> None:
-        """Close this thread's connection (others close when their thread ends)."""
-        connection = getattr(self._local, "connection", None)
-        if connection is not None:
-            connection.close()
-            self._local.connection = None
-
     def _expired(self, accepted: bool, at: float, now: float) -> bool:
         return at < now - (self._ttl_s if accepted else PENDING_TIMEOUT_S)
 

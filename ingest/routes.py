@@ -1,30 +1,29 @@
-"""Ingest's HTTP face: ``/webhook``, ``/healthz``, ``/readyz`` and ``/metrics``. Speaks HTTP only;
-the checks live in :mod:`ingest.access`, :mod:`ingest.webhooks` and :mod:`ingest.native`."""
+"""Ingest's HTTP face: ``/webhook``, ``/healthz``, ``/readyz`` and ``/metrics``. Speaks HTTP only:
+who may send (:mod:`ingest.access`), parsing (:mod:`ingest.webhooks`, :mod:`ingest.native`)
+and what is done with a webhook (:mod:`ingest.handlers`) live elsewhere."""
 
 import logging
 import time
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from cloudevents.core.v1.event import CloudEvent
 from flask import Blueprint, Response, g, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from werkzeug.exceptions import MethodNotAllowed
 
 from ingest.access import TOKEN_PARAMETER, AccessPolicy, Address
-from ingest.errors import InvalidWebhook, SinkUnavailable
+from ingest.errors import DeliveryInProgress, InvalidWebhook, SinkUnavailable
+from ingest.handlers import WebhookHandler
 from ingest.metrics import count_webhook, sink_registry
 from ingest.native import NativeWebhook, native_webhook
-from ingest.request_ids import Claim, RequestIds
 from ingest.sink import EventSink
-from ingest.webhooks import WebhookKind, raw_event, webhook_kind
-from shared.events import to_record
+from ingest.webhooks import Query, WebhookKind, raw_event, webhook_kind
 from shared.kladana_types import TypeTable
 
 log = logging.getLogger("ingest")
 
 WEBHOOK_METHODS = ("GET", "POST")
-_CLAIM_POLL_S = 0.02
 
 
 def json_error(status: int, code: str, message: str, **details: Any) -> tuple[Response, int]:
@@ -32,13 +31,9 @@ def json_error(status: int, code: str, message: str, **details: Any) -> tuple[Re
 
 
 def webhook_blueprint(
-    sink: EventSink,
-    *,
-    access: AccessPolicy,
-    request_ids: RequestIds,
-    types: TypeTable,
-    request_id_wait_s: float,
+    handler: WebhookHandler, sink: EventSink, *, access: AccessPolicy, types: TypeTable
 ) -> Blueprint:
+    """``handler`` accepts what ``/webhook`` parsed; ``sink`` answers readiness and metrics."""
     blueprint = Blueprint("ingest", __name__)
     metrics = sink_registry(sink)
 
@@ -71,66 +66,42 @@ def webhook_blueprint(
                 "unauthorized",
                 "a valid token is required, as the token query parameter or as /webhook/<token>",
             )
-        received_at = datetime.now(UTC)
         try:
-            if webhook_kind(request.method, query) is WebhookKind.NATIVE:
-                delivery = native_webhook(request.get_data(cache=False), query, received_at, types)
-                return accept_native(delivery)
-            event = raw_event(request.method, query, received_at, types)
+            webhook = parse(query)
         except InvalidWebhook as refused:
             log.warning("webhook refused", extra={"error": refused.code, **_caller(client)})
             return jsonify(refused.body()), 400
-        about = {"event_id": event.get_id(), "document_id": event.get_subject()}
-        try:
-            sink.accept([to_record(event)])
-        except SinkUnavailable as error:
-            return _unavailable([about], error)
-        log.info("webhook accepted", extra=about)
-        return jsonify(event_id=event.get_id()), 202
-
-    def accept_native(delivery: NativeWebhook) -> tuple[Response, int]:
-        """Answered 200 (what Kladana expects) once accepted, or when accepted before."""
-        request_id = delivery.request_id
-        event_ids = [event.get_id() for event in delivery.events]
-        about = [
-            {
-                "event_id": event.get_id(),
-                "document_id": event.get_subject(),
-                "request_id": request_id,
-            }
-            for event in delivery.events
-        ]
-        claim = claim_when_settled(request_id)
-        if claim is Claim.DUPLICATE:
-            log.info("webhook repeated; already accepted", extra={"request_id": request_id})
-            return jsonify(request_id=request_id, event_ids=event_ids, duplicate=True), 200
-        if claim is Claim.IN_FLIGHT:
-            log.warning("webhook repeated while in progress", extra={"request_id": request_id})
-            return _retry_later(
-                "in_progress",
-                "an earlier delivery of this requestId is still being accepted; retry",
+        if isinstance(webhook, NativeWebhook):
+            # 200, what Kladana expects of a native webhook, also for a repeat.
+            accepted = handler.accept_native(webhook)
+            body = jsonify(
+                request_id=accepted.request_id,
+                event_ids=accepted.event_ids,
+                duplicate=accepted.duplicate,
             )
-        try:
-            sink.accept([to_record(event) for event in delivery.events])
-        except SinkUnavailable as error:
-            request_ids.release(request_id)
-            return _unavailable(about, error)
-        except BaseException:
-            request_ids.release(request_id)
-            raise
-        request_ids.confirm(request_id)
-        for fields in about:
-            log.info("webhook accepted", extra=fields)
-        return jsonify(request_id=request_id, event_ids=event_ids, duplicate=False), 200
+            return body, 200
+        handler.accept_workflow(webhook)
+        return jsonify(event_id=webhook.get_id()), 202
 
-    def claim_when_settled(request_id: str) -> Claim:
-        """Claim ``request_id``; while another request holds it, wait a little for it to end."""
-        deadline = time.monotonic() + request_id_wait_s
-        claim = request_ids.claim(request_id)
-        while claim is Claim.IN_FLIGHT and time.monotonic() < deadline:
-            time.sleep(_CLAIM_POLL_S)
-            claim = request_ids.claim(request_id)
-        return claim
+    def parse(query: Query) -> NativeWebhook | CloudEvent:
+        received_at = datetime.now(UTC)
+        if webhook_kind(request.method, query) is WebhookKind.NATIVE:
+            return native_webhook(request.get_data(cache=False), query, received_at, types)
+        # A workflow webhook's body is never read, however large.
+        return raw_event(request.method, query, received_at, types)
+
+    @blueprint.errorhandler(SinkUnavailable)
+    def unavailable(_error: SinkUnavailable) -> tuple[Response, int]:
+        return _retry_later(
+            "unavailable",
+            "the event was not accepted: neither the broker nor the local spool took it; retry",
+        )
+
+    @blueprint.errorhandler(DeliveryInProgress)
+    def in_progress(_error: DeliveryInProgress) -> tuple[Response, int]:
+        return _retry_later(
+            "in_progress", "an earlier delivery of this requestId is still being accepted; retry"
+        )
 
     @blueprint.get("/healthz")
     def alive() -> tuple[Response, int]:
@@ -172,19 +143,8 @@ def _caller(client: Address | None) -> dict[str, Any]:
     }
 
 
-def _unavailable(about: Sequence[dict[str, Any]], error: SinkUnavailable) -> tuple[Response, int]:
-    """503 with Retry-After: nothing was accepted, the sender should try again."""
-    for fields in about:
-        log.warning(
-            "webhook not accepted: sink unavailable", extra={**fields, "reason": str(error)}
-        )
-    return _retry_later(
-        "unavailable",
-        "the event was not accepted: neither the broker nor the local spool took it; retry",
-    )
-
-
 def _retry_later(code: str, message: str) -> tuple[Response, int]:
+    """503 with Retry-After: nothing was accepted, the sender should try again."""
     response, status = json_error(503, code, message)
     response.headers["Retry-After"] = "1"
     return response, status

@@ -1,9 +1,10 @@
 """Gunicorn as a library (its documented custom-application pattern), serving ingest.
 
 No preloading: each worker builds its own spool connections, Kafka producers and app
-after the fork, because neither kafka-python's threads nor SQLite connections survive one.
-A worker never waits for the broker while it boots: its producers are built in the
-background and, until they exist, accepted events go to the spool.
+after the fork (:func:`ingest.wiring.build_worker`), because neither Kafka producers'
+threads nor SQLite connections survive one. A worker never waits for the broker while it
+boots: its producers are built in the background and, until they exist, accepted events
+go to the spool.
 """
 
 import logging
@@ -17,10 +18,9 @@ from gunicorn.glogging import Logger
 from prometheus_client import multiprocess
 
 from ingest.access import masked_path, masked_query, masked_text
-from ingest.app import create_app
 from ingest.metrics import MULTIPROCESS_DIR_VARIABLE
 from ingest.settings import IngestSettings
-from ingest.wiring import Durability, build_durability
+from ingest.wiring import Durability, build_worker
 
 
 class JsonLogger(Logger):  # type: ignore[misc]  # gunicorn ships no type hints
@@ -113,9 +113,10 @@ class IngestServer(BaseApplication):  # type: ignore[misc]  # gunicorn ships no 
 
     def load(self) -> Flask:
         """Runs in each worker process, after the fork."""
-        self._durability = build_durability(self._settings)
-        self._durability.start()
-        return create_app(self._settings, self._durability.sink)
+        worker = build_worker(self._settings)
+        self._durability = worker.durability
+        worker.durability.start()
+        return worker.app
 
     def _close_durability(self, _server: Any, _worker: Any) -> None:
         """Gunicorn's ``worker_exit`` hook: runs in the worker process as it exits."""

@@ -81,6 +81,10 @@ class IngestSettings(KafkaSettings):
         return self.ingest_publish_budget_ms / 1000
 
     @property
+    def request_id_wait_s(self) -> float:
+        return self.ingest_request_id_wait_ms / 1000
+
+    @property
     def spool_write_timeout_s(self) -> float:
         """What is left of the answer deadline for the spool once the broker's budget is spent."""
         return (ANSWER_DEADLINE_MS - ANSWER_MARGIN_MS - self.ingest_publish_budget_ms) / 1000

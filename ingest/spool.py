@@ -44,8 +44,6 @@ class SpooledRecord:
     seq: int
     topic: str
     record: Record
-    spooled_at: float
-    """Seconds since the epoch."""
 
 
 @dataclass(frozen=True)
@@ -121,8 +119,7 @@ class Spool:
             rows = (
                 self._connection()
                 .execute(
-                    "SELECT seq, topic, key, value, headers, spooled_at FROM spooled"
-                    " ORDER BY seq LIMIT ?",
+                    "SELECT seq, topic, key, value, headers FROM spooled ORDER BY seq LIMIT ?",
                     (limit,),
                 )
                 .fetchall()
@@ -132,9 +129,8 @@ class Spool:
                 seq=seq,
                 topic=topic,
                 record=Record(key=key, value=value, headers=_decode_headers(headers)),
-                spooled_at=spooled_at,
             )
-            for seq, topic, key, value, headers, spooled_at in rows
+            for seq, topic, key, value, headers in rows
         ]
 
     def remove(self, seqs: Sequence[int]) -> None:

@@ -1,15 +1,24 @@
-"""Builds one worker's durable sink: the spool, the sink and its background drainer."""
+"""The one place that builds ingest from its settings: one worker's spool, producers,
+drainer, ``requestId`` store and Flask app. Nothing else constructs these."""
 
 import logging
 import threading
 from dataclasses import dataclass
 
+from flask import Flask
+
+from ingest.access import AccessPolicy
+from ingest.app import create_app
 from ingest.broker import connect_drain_channel
 from ingest.drainer import Drainer
 from ingest.durable import DurableSink
+from ingest.handlers import WebhookHandler
 from ingest.librdkafka import connect_librdkafka_channel
+from ingest.request_ids import RequestIds
 from ingest.settings import IngestSettings
+from ingest.sink import EventSink
 from ingest.spool import Spool
+from shared.kladana_types import TRANSACTION_TYPES
 
 log = logging.getLogger("ingest")
 
@@ -36,7 +45,20 @@ class Durability:
         self.spool.close()
 
 
-def build_durability(settings: IngestSettings) -> Durability:
+@dataclass(frozen=True)
+class Worker:
+    """One worker process's app, and the durability under it (not yet started)."""
+
+    app: Flask
+    durability: Durability
+
+
+def build_worker(settings: IngestSettings) -> Worker:
+    durability = _build_durability(settings)
+    return Worker(app=build_app(settings, durability.sink), durability=durability)
+
+
+def _build_durability(settings: IngestSettings) -> Durability:
     spool = Spool(settings.ingest_spool_dir, write_timeout_s=settings.spool_write_timeout_s)
     wake = threading.Event()
     sink = DurableSink(
@@ -51,3 +73,21 @@ def build_durability(settings: IngestSettings) -> Durability:
         wake=wake,
     )
     return Durability(spool=spool, sink=sink, drainer=drainer)
+
+
+def build_app(settings: IngestSettings, sink: EventSink) -> Flask:
+    """The app over ``sink``: a worker's durable sink, or a test's fake."""
+    request_ids = RequestIds(settings.ingest_spool_dir, ttl_s=settings.ingest_request_id_ttl_s)
+    handler = WebhookHandler(sink, request_ids, request_id_wait_s=settings.request_id_wait_s)
+    access = AccessPolicy(
+        tokens=settings.tokens,
+        allowed_networks=settings.ingest_allowed_networks,
+        trusted_proxies=settings.ingest_trusted_proxies,
+    )
+    return create_app(
+        handler,
+        sink,
+        access=access,
+        types=TRANSACTION_TYPES,
+        max_body_bytes=settings.ingest_max_body_bytes,
+    )

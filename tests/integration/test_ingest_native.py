@@ -9,10 +9,9 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from ingest.app import create_app
 from ingest.native import native_event_id
 from ingest.settings import IngestSettings
-from ingest.wiring import Durability, build_durability
+from ingest.wiring import Worker, build_worker
 from shared.contracts import validate_envelope
 from tests.conftest import PipelineTopics, ReadTopic
 from tests.helpers import wait_until
@@ -50,18 +49,18 @@ def settings(kafka_bootstrap: str, topics: PipelineTopics, tmp_path: Path) -> In
 
 
 @pytest.fixture
-def durability(settings: IngestSettings) -> Iterator[Durability]:
-    durability = build_durability(settings)
-    durability.start()
+def worker(settings: IngestSettings) -> Iterator[Worker]:
+    worker = build_worker(settings)
+    worker.durability.start()
     try:
-        yield durability
+        yield worker
     finally:
-        durability.close()
+        worker.durability.close()
 
 
 @pytest.fixture
-def client(settings: IngestSettings, durability: Durability) -> FlaskClient:
-    return create_app(settings, durability.sink).test_client()
+def client(worker: Worker) -> FlaskClient:
+    return worker.app.test_client()
 
 
 def deliver(client: FlaskClient) -> dict[str, Any]:
@@ -73,7 +72,7 @@ def deliver(client: FlaskClient) -> dict[str, Any]:
 
 
 def test_a_native_webhook_with_three_events_yields_three_raw_events_once(
-    client: FlaskClient, durability: Durability, topics: PipelineTopics, read_topic: ReadTopic
+    client: FlaskClient, worker: Worker, topics: PipelineTopics, read_topic: ReadTopic
 ) -> None:
     first = deliver(client)
     repeats = [deliver(client) for _ in range(3)]  # Kladana's three more attempts
@@ -82,7 +81,7 @@ def test_a_native_webhook_with_three_events_yields_three_raw_events_once(
     assert all(repeat == {**first, "duplicate": True} for repeat in repeats)
     # Whatever was accepted is on the topic once the spool is empty.
     read_topic(topics.raw, count=3)
-    assert wait_until(lambda: durability.sink.status().spool_depth == 0, timeout_s=30)
+    assert wait_until(lambda: worker.durability.sink.status().spool_depth == 0, timeout_s=30)
     records = read_topic(topics.raw)
     assert len(records) == 3
     envelopes = {json.loads(record.value)["id"]: record for record in records}

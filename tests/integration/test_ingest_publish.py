@@ -7,9 +7,8 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
-from ingest.app import create_app
 from ingest.settings import IngestSettings
-from ingest.wiring import Durability, build_durability
+from ingest.wiring import Worker, build_worker
 from shared.contracts import validate_envelope
 from tests.conftest import PipelineTopics, ReadTopic
 from tests.helpers import wait_until
@@ -34,19 +33,19 @@ def settings(kafka_bootstrap: str, topics: PipelineTopics, tmp_path: Path) -> In
 
 
 @pytest.fixture
-def durability(settings: IngestSettings) -> Iterator[Durability]:
-    durability = build_durability(settings)
-    durability.start()
+def worker(settings: IngestSettings) -> Iterator[Worker]:
+    worker = build_worker(settings)
+    worker.durability.start()
     try:
-        assert wait_until(lambda: durability.sink.status().broker_connected, timeout_s=30)
-        yield durability
+        assert wait_until(lambda: worker.durability.sink.status().broker_connected, timeout_s=30)
+        yield worker
     finally:
-        durability.close(timeout_s=1)
+        worker.durability.close(timeout_s=1)
 
 
 @pytest.fixture
-def client(settings: IngestSettings, durability: Durability) -> FlaskClient:
-    return create_app(settings, durability.sink).test_client()
+def client(worker: Worker) -> FlaskClient:
+    return worker.app.test_client()
 
 
 def test_webhooks_land_on_the_raw_topic_keyed_by_document(

@@ -1,62 +1,38 @@
 """The ingest app over HTTP (Flask's test client) with a sink that records calls."""
 
-import json
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from ingest.app import create_app
 from ingest.errors import SinkUnavailable
 from ingest.settings import IngestSettings
 from ingest.sink import SinkStatus
+from ingest.wiring import build_app
 from shared.contracts import validate_envelope
-from shared.events import RAW_WEBHOOK, Record
+from shared.events import RAW_WEBHOOK
 from shared.kladana_types import TRANSACTION_TYPES
+from tests.unit.ingest_fakes import RecordingSink
 
 DOCUMENT_ID = "34efe2ee-015e-11e6-9464-e4de0000006b"
 SECRET = "s3cret-token"
 RAW_TOPIC = "raw-under-test"
 
 
-@dataclass
-class FakeSink:
-    sink_status: SinkStatus = field(
-        default_factory=lambda: SinkStatus(
-            broker_connected=True, spool_depth=0, oldest_spooled_age_s=None
-        )
-    )
-    failure: Exception | None = None
-    accepted: list[Record] = field(default_factory=list)
-
-    def accept(self, records: Sequence[Record]) -> None:
-        if self.failure is not None:
-            raise self.failure
-        self.accepted.extend(records)
-
-    def status(self) -> SinkStatus:
-        return self.sink_status
-
-    def envelopes(self) -> list[dict[str, Any]]:
-        return [json.loads(record.value) for record in self.accepted]
-
-
 @pytest.fixture
-def sink() -> FakeSink:
-    return FakeSink()
+def sink() -> RecordingSink:
+    return RecordingSink()
 
 
-def client_for(sink: FakeSink, token: str | None = None) -> FlaskClient:
+def client_for(sink: RecordingSink, token: str | None = None) -> FlaskClient:
     settings = IngestSettings(raw_topic=RAW_TOPIC, ingest_token=token)
-    return create_app(settings, sink).test_client()
+    return build_app(settings, sink).test_client()
 
 
 @pytest.fixture
-def client(sink: FakeSink) -> FlaskClient:
+def client(sink: RecordingSink) -> FlaskClient:
     return client_for(sink)
 
 
@@ -70,7 +46,7 @@ def assert_json(response: TestResponse, status: int) -> dict[str, Any]:
 
 @pytest.mark.parametrize("method", ["GET", "POST"])
 def test_a_webhook_is_published_and_answered_with_its_event_id(
-    client: FlaskClient, sink: FakeSink, method: str
+    client: FlaskClient, sink: RecordingSink, method: str
 ) -> None:
     response = client.open(
         "/webhook",
@@ -94,7 +70,7 @@ def test_a_webhook_is_published_and_answered_with_its_event_id(
     }
 
 
-def test_a_post_body_is_ignored(client: FlaskClient, sink: FakeSink) -> None:
+def test_a_post_body_is_ignored(client: FlaskClient, sink: RecordingSink) -> None:
     response = client.post(
         f"/webhook?id={DOCUMENT_ID}&type=Demand",
         data={"id": "other", "type": "Move"},
@@ -119,7 +95,7 @@ def test_a_post_body_is_ignored(client: FlaskClient, sink: FakeSink) -> None:
     ],
 )
 def test_bad_webhooks_get_400_naming_the_problem_and_publish_nothing(
-    client: FlaskClient, sink: FakeSink, query: str, error: str
+    client: FlaskClient, sink: RecordingSink, query: str, error: str
 ) -> None:
     body = assert_json(client.post("/webhook", query_string=query), 400)
     assert body["error"] == error
@@ -143,7 +119,7 @@ def test_a_bad_type_lists_the_valid_ones(client: FlaskClient) -> None:
         "token=%C3%BC",
     ],
 )
-def test_a_missing_or_wrong_token_gets_401(sink: FakeSink, token_query: str) -> None:
+def test_a_missing_or_wrong_token_gets_401(sink: RecordingSink, token_query: str) -> None:
     client = client_for(sink, token=SECRET)
     response = client.post(f"/webhook?id={DOCUMENT_ID}&type=Move&{token_query}")
     body = assert_json(response, 401)
@@ -153,7 +129,7 @@ def test_a_missing_or_wrong_token_gets_401(sink: FakeSink, token_query: str) -> 
 
 
 def test_the_right_token_is_accepted_and_never_recorded(
-    sink: FakeSink, caplog: pytest.LogCaptureFixture
+    sink: RecordingSink, caplog: pytest.LogCaptureFixture
 ) -> None:
     client = client_for(sink, token=SECRET)
     with caplog.at_level(logging.DEBUG):
@@ -167,7 +143,7 @@ def test_the_right_token_is_accepted_and_never_recorded(
     assert all(SECRET not in repr(r.__dict__) for r in caplog.records)
 
 
-def test_the_token_is_checked_before_anything_else(sink: FakeSink) -> None:
+def test_the_token_is_checked_before_anything_else(sink: RecordingSink) -> None:
     client = client_for(sink, token=SECRET)
     assert_json(client.get("/webhook?type=Nope"), 401)
 
@@ -183,7 +159,7 @@ def test_an_accepted_webhook_is_logged_with_its_event_and_document(
 
 
 def test_a_refused_webhook_is_logged_without_its_query(
-    sink: FakeSink, caplog: pytest.LogCaptureFixture
+    sink: RecordingSink, caplog: pytest.LogCaptureFixture
 ) -> None:
     client = client_for(sink, token=SECRET)
     with caplog.at_level(logging.INFO, logger="ingest"):
@@ -195,7 +171,7 @@ def test_a_refused_webhook_is_logged_without_its_query(
 
 
 def test_a_webhook_neither_broker_nor_spool_took_gets_503(
-    client: FlaskClient, sink: FakeSink
+    client: FlaskClient, sink: RecordingSink
 ) -> None:
     sink.failure = SinkUnavailable("the spool failed: OperationalError: disk is full")
     response = client.post(f"/webhook?id={DOCUMENT_ID}&type=CustomerOrder")
@@ -205,7 +181,7 @@ def test_a_webhook_neither_broker_nor_spool_took_gets_503(
 
 
 def test_a_bug_gets_a_json_500_and_is_logged(
-    client: FlaskClient, sink: FakeSink, caplog: pytest.LogCaptureFixture
+    client: FlaskClient, sink: RecordingSink, caplog: pytest.LogCaptureFixture
 ) -> None:
     sink.failure = RuntimeError("a bug in an adapter")
     with caplog.at_level(logging.ERROR, logger="ingest"):
@@ -225,7 +201,7 @@ def test_an_unknown_path_gets_a_json_404(client: FlaskClient) -> None:
 
 @pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH", "HEAD"])
 def test_other_methods_get_a_json_405_and_publish_nothing(
-    client: FlaskClient, sink: FakeSink, method: str
+    client: FlaskClient, sink: RecordingSink, method: str
 ) -> None:
     response = client.open(f"/webhook?id={DOCUMENT_ID}&type=Move", method=method)
     assert response.status_code == 405
@@ -236,7 +212,7 @@ def test_other_methods_get_a_json_405_and_publish_nothing(
     assert sink.accepted == []
 
 
-def test_healthz_is_always_ok(client: FlaskClient, sink: FakeSink) -> None:
+def test_healthz_is_always_ok(client: FlaskClient, sink: RecordingSink) -> None:
     sink.sink_status = SinkStatus(
         broker_connected=False, spool_depth=0, oldest_spooled_age_s=None, spool_writable=False
     )
@@ -254,7 +230,7 @@ def test_healthz_is_always_ok(client: FlaskClient, sink: FakeSink) -> None:
 )
 def test_readyz_is_200_while_the_broker_or_the_spool_can_take_events(
     client: FlaskClient,
-    sink: FakeSink,
+    sink: RecordingSink,
     broker_connected: bool,
     spool_writable: bool,
     status: int,
@@ -280,7 +256,9 @@ def test_readyz_of_an_empty_spool_has_no_oldest_age(client: FlaskClient) -> None
     assert (body["spool_depth"], body["oldest_spooled_age_s"]) == (0, None)
 
 
-def test_metrics_report_the_sink_status_to_prometheus(client: FlaskClient, sink: FakeSink) -> None:
+def test_metrics_report_the_sink_status_to_prometheus(
+    client: FlaskClient, sink: RecordingSink
+) -> None:
     sink.sink_status = SinkStatus(
         broker_connected=False, spool_depth=7, oldest_spooled_age_s=42.0, spool_writable=True
     )
@@ -357,7 +335,7 @@ WEIRD_QUERIES = [
 
 @pytest.mark.parametrize("query", WEIRD_QUERIES)
 @pytest.mark.parametrize("token", [None, SECRET])
-def test_odd_queries_never_get_a_500(sink: FakeSink, query: str, token: str | None) -> None:
+def test_odd_queries_never_get_a_500(sink: RecordingSink, query: str, token: str | None) -> None:
     client = client_for(sink, token=token)
     # A second token makes the right one ambiguous: refused as unauthorized.
     allowed = {202, 400, 401} if token and "token=" in query else {202, 400}

@@ -1,11 +1,9 @@
 """The ingest app over HTTP: native webhooks, their de-duplication, tokens in the path,
 several tokens, the address allow-list behind proxies, and the body size limit."""
 
-import json
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,13 +11,12 @@ import pytest
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from ingest.app import create_app
 from ingest.errors import SinkUnavailable
 from ingest.native import native_event_id
 from ingest.settings import IngestSettings
-from ingest.sink import SinkStatus
+from ingest.wiring import build_app
 from shared.contracts import validate_envelope
-from shared.events import Record
+from tests.unit.ingest_fakes import RecordingSink
 
 REQUEST_ID = "cbb9a2e0-3e6f-4d1c-9f4e-2b1f8f2c7a10"
 ACCOUNT_ID = "84e60e93-f7b2-11e5-7a69-971500188b19"
@@ -32,27 +29,6 @@ SECRET = "s3cret-token"
 NEXT_SECRET = "n3xt-secret"
 
 
-@dataclass
-class RecordingSink:
-    """Accepts everything (or raises ``failure``), recording what it got."""
-
-    failure: Exception | None = None
-    before_accept: Callable[[], None] = lambda: None
-    accepted: list[Record] = field(default_factory=list)
-
-    def accept(self, records: Sequence[Record]) -> None:
-        self.before_accept()
-        if self.failure is not None:
-            raise self.failure
-        self.accepted.extend(records)
-
-    def status(self) -> SinkStatus:
-        return SinkStatus(broker_connected=True, spool_depth=0, oldest_spooled_age_s=None)
-
-    def envelopes(self) -> list[dict[str, Any]]:
-        return [json.loads(record.value) for record in self.accepted]
-
-
 @pytest.fixture
 def sink() -> RecordingSink:
     return RecordingSink()
@@ -62,7 +38,7 @@ def sink() -> RecordingSink:
 def make_client(tmp_path: Path, sink: RecordingSink) -> Callable[..., FlaskClient]:
     def make(**settings: Any) -> FlaskClient:
         configured = IngestSettings(ingest_spool_dir=tmp_path / "spool", **settings)
-        return create_app(configured, sink).test_client()
+        return build_app(configured, sink).test_client()
 
     return make
 

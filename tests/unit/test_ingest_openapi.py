@@ -6,7 +6,6 @@ accepts everything: the contract is about HTTP, not Kafka. Hypothesis is derando
 so a run is the same on every machine.
 """
 
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +23,12 @@ from schemathesis.specs.openapi.checks import (
 )
 
 import ingest
-from ingest.app import create_app
 from ingest.errors import SinkUnavailable
 from ingest.settings import IngestSettings
-from ingest.sink import EventSink, SinkStatus
-from shared.events import Record
+from ingest.sink import EventSink
+from ingest.wiring import build_app
 from shared.kladana_types import TRANSACTION_TYPES
+from tests.unit.ingest_fakes import RecordingSink
 
 OPENAPI = Path(ingest.__file__).parent / "openapi.yaml"
 EXAMPLES_PER_OPERATION = 60
@@ -40,14 +39,6 @@ CHECKS = [
     response_headers_conformance,
     response_schema_conformance,
 ]
-
-
-class AcceptingSink:
-    def accept(self, records: Sequence[Record]) -> None:
-        pass
-
-    def status(self) -> SinkStatus:
-        return SinkStatus(broker_connected=True, spool_depth=0, oldest_spooled_age_s=None)
 
 
 OPERATIONS = [
@@ -68,7 +59,7 @@ def api_schema(tmp_path_factory: pytest.TempPathFactory) -> schemathesis.BaseSch
         ingest_spool_dir=tmp_path_factory.mktemp("spool"), ingest_max_body_bytes=4096
     )
     schema = schemathesis.openapi.from_path(OPENAPI)
-    schema.app = create_app(settings, AcceptingSink())
+    schema.app = build_app(settings, RecordingSink())
     return schema
 
 
@@ -100,7 +91,7 @@ def test_the_document_lists_the_transaction_types_of_the_type_table() -> None:
 
 
 def test_the_document_lists_every_route_of_the_app(tmp_path: Path) -> None:
-    app = create_app(IngestSettings(ingest_spool_dir=tmp_path), AcceptingSink())
+    app = build_app(IngestSettings(ingest_spool_dir=tmp_path), RecordingSink())
     routes = {
         rule.rule.replace("<path_token>", "{token}")
         for rule in app.url_map.iter_rules()
@@ -127,14 +118,9 @@ NATIVE_BODY = {
 SECRET = "s3cret-token"
 
 
-class FailingSink(AcceptingSink):
-    def accept(self, records: Sequence[Record]) -> None:
-        raise SinkUnavailable("the spool is full")
-
-
 def contract_schema(tmp_path: Path, sink: EventSink, **configured: Any) -> schemathesis.BaseSchema:
     schema = schemathesis.openapi.from_path(OPENAPI)
-    schema.app = create_app(IngestSettings(ingest_spool_dir=tmp_path, **configured), sink)
+    schema.app = build_app(IngestSettings(ingest_spool_dir=tmp_path, **configured), sink)
     return schema
 
 
@@ -149,23 +135,25 @@ def call(
 def test_answers_the_fuzzer_rarely_reaches_keep_the_contract_too(tmp_path: Path) -> None:
     """Accepted and repeated native webhooks, 401, 403 and 503, each checked once."""
     native = {"query": {"requestId": "r-1"}, "body": NATIVE_BODY, "media_type": "application/json"}
-    accepting = contract_schema(tmp_path / "a", AcceptingSink())
+    accepting = contract_schema(tmp_path / "a", RecordingSink())
     assert call(accepting, "POST /webhook", **native) == 200
     assert call(accepting, "POST /webhook", **native) == 200  # the repeat
 
     guarded = contract_schema(
-        tmp_path / "g", AcceptingSink(), ingest_token=SECRET, ingest_allowed_networks="10.0.0.0/8"
+        tmp_path / "g", RecordingSink(), ingest_token=SECRET, ingest_allowed_networks="10.0.0.0/8"
     )
     assert call(guarded, "GET /webhook", query={"id": "a", "type": "Move", "token": "x"}) == 403
 
-    tokened = contract_schema(tmp_path / "t", AcceptingSink(), ingest_token=SECRET)
+    tokened = contract_schema(tmp_path / "t", RecordingSink(), ingest_token=SECRET)
     assert call(tokened, "GET /webhook", query={"id": "a", "type": "Move", "token": "x"}) == 401
     assert (
         call(tokened, "POST /webhook/{token}", path_parameters={"token": SECRET}, **native) == 200
     )
 
     # 503 is what the document promises here, so not_a_server_error is left out.
-    failing = contract_schema(tmp_path / "f", FailingSink())
+    failing = contract_schema(
+        tmp_path / "f", RecordingSink(failure=SinkUnavailable("the spool is full"))
+    )
     conformance = CHECKS[1:]
     assert call(failing, "POST /webhook", conformance, **native) == 503
     assert call(failing, "GET /webhook", conformance, query={"id": "a", "type": "Move"}) == 503

@@ -1,6 +1,6 @@
-"""The store of native webhooks' requestIds: claim, confirm, release, expiry, processes."""
+"""The store of native webhooks' requestIds: claim, confirm, release, expiry, a broken file.
+Across real processes: tests/integration/test_ingest_local_state.py."""
 
-import multiprocessing
 from pathlib import Path
 
 import pytest
@@ -77,22 +77,6 @@ def test_the_store_is_shared_through_its_file(tmp_path: Path, clock: Clock) -> N
     assert second.claim("r-1") is Claim.IN_FLIGHT
     first.confirm("r-1")
     assert second.claim("r-1") is Claim.DUPLICATE
-    first.close()
-    second.close()
-
-
-def _claim_in_a_process(directory: str, request_ids: list[str]) -> list[str]:
-    store = RequestIds(Path(directory), ttl_s=TTL_S)
-    return [request_id for request_id in request_ids if store.claim(request_id) is Claim.CLAIMED]
-
-
-def test_each_request_id_is_claimed_by_exactly_one_of_several_processes(tmp_path: Path) -> None:
-    request_ids = [f"r-{n}" for n in range(100)]
-    RequestIds(tmp_path, ttl_s=TTL_S).claim("warm-up")  # creates the file and its schema
-    with multiprocessing.get_context("spawn").Pool(4) as pool:
-        won = pool.starmap(_claim_in_a_process, [(str(tmp_path), request_ids)] * 4)
-    claimed = [request_id for process in won for request_id in process]
-    assert sorted(claimed) == sorted(request_ids)
 
 
 def test_a_store_that_cannot_be_created_grants_the_claim(tmp_path: Path) -> None:

@@ -29,15 +29,15 @@ from ingest.access import (
     masked_text,
     token_accepted,
 )
-from ingest.app import create_app
 from ingest.errors import InvalidWebhook
 from ingest.native import native_webhook
 from ingest.settings import IngestSettings
-from ingest.sink import SinkStatus
 from ingest.webhooks import Query, raw_event, webhook_kind
+from ingest.wiring import build_app
 from shared.contracts import validate_envelope, validate_event
-from shared.events import Record, to_record
+from shared.events import to_record
 from shared.kladana_types import TRANSACTION_TYPES
+from tests.unit.ingest_fakes import RecordingSink
 from tests.unit.property_strategies import FAST, deeply_nested, json_values
 
 RECEIVED_AT = datetime(2024, 6, 10, 9, 57, 1, tzinfo=UTC)
@@ -197,21 +197,10 @@ def test_a_token_in_any_path_or_query_is_masked(noise: str, prefix: str) -> None
     assert SECRET not in masked_text(f"{noise} GET {path}?{query} {noise}")
 
 
-class AcceptingSink:
-    def __init__(self) -> None:
-        self.accepted: list[Record] = []
-
-    def accept(self, records: Sequence[Record]) -> None:
-        self.accepted.extend(records)
-
-    def status(self) -> SinkStatus:
-        return SinkStatus(broker_connected=True, spool_depth=0, oldest_spooled_age_s=None)
-
-
 @pytest.fixture(scope="module")
 def app_and_sink(
     tmp_path_factory: pytest.TempPathFactory,
-) -> tuple[FlaskClient, AcceptingSink]:
+) -> tuple[FlaskClient, RecordingSink]:
     settings = IngestSettings(
         ingest_spool_dir=Path(tmp_path_factory.mktemp("spool")),
         ingest_token=SecretStr(SECRET),
@@ -219,8 +208,8 @@ def app_and_sink(
         ingest_max_body_bytes=65_536,
         ingest_request_id_wait_ms=0,
     )
-    sink = AcceptingSink()
-    return create_app(settings, sink).test_client(), sink
+    sink = RecordingSink()
+    return build_app(settings, sink).test_client(), sink
 
 
 query_parts = st.one_of(
@@ -268,7 +257,7 @@ forwarded = st.lists(addresses, max_size=3).map(
 @FAST
 @given(methods, paths, raw_queries, native_bodies, forwarded)
 def test_any_request_gets_a_json_answer_and_never_a_server_error(
-    app_and_sink: tuple[FlaskClient, AcceptingSink],
+    app_and_sink: tuple[FlaskClient, RecordingSink],
     method: str,
     path: str,
     query: str,
@@ -292,7 +281,7 @@ def test_any_request_gets_a_json_answer_and_never_a_server_error(
     forwarded,
 )
 def test_any_authenticated_webhook_gets_a_json_answer_and_never_a_server_error(
-    app_and_sink: tuple[FlaskClient, AcceptingSink],
+    app_and_sink: tuple[FlaskClient, RecordingSink],
     method: str,
     path: str,
     query: str,
@@ -305,7 +294,7 @@ def test_any_authenticated_webhook_gets_a_json_answer_and_never_a_server_error(
 
 
 def _check_answer(
-    app_and_sink: tuple[FlaskClient, AcceptingSink],
+    app_and_sink: tuple[FlaskClient, RecordingSink],
     method: str,
     path: str,
     query: str,
