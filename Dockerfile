@@ -15,6 +15,8 @@ COPY shared ./shared
 COPY ingest ./ingest
 COPY enricher ./enricher
 COPY notifier ./notifier
+# The operators' status command: docker compose exec notifier python -m ops.status
+COPY ops ./ops
 COPY sandbox ./sandbox
 COPY devstack ./devstack
 # --no-deps: everything the project needs is already installed from the lock.

@@ -24,8 +24,9 @@ from devstack.processes import ServiceProcess
 from ingest.webhooks import raw_event
 from sandbox.remote import SandboxControl
 from shared.events import ENRICHED_DOCUMENT, to_record
-from shared.kafka import Publisher, create_producer, read_from_beginning
+from shared.kafka import Publisher, create_producer
 from shared.kladana_types import TRANSACTION_TYPES
+from shared.topic_reader import TopicReader
 from shared.topics import ensure_topics
 
 ACK_TIMEOUT_S = 30.0
@@ -124,8 +125,7 @@ class EnrichedLog:
     """The enriched topic read from its start, a little more at each :meth:`read_new`."""
 
     def __init__(self, bootstrap: str, topic: str) -> None:
-        self._consumer = read_from_beginning(bootstrap, topic)
-        self._partitions = sorted(self._consumer.assignment())
+        self._reader = TopicReader(bootstrap, topic)
         self.events: dict[str, Enriched] = {}
         """The first enriched event of each raw event id (repeats after a retry dropped)."""
         self.other_events = 0
@@ -133,11 +133,8 @@ class EnrichedLog:
 
     def read_new(self) -> None:
         """Everything up to the end offsets of this moment."""
-        end = self._consumer.end_offsets(self._partitions)
-        while any(self._consumer.position(p) < end[p] for p in self._partitions):
-            for records in self._consumer.poll(timeout_ms=500).values():
-                for record in records:
-                    self._add(json.loads(record.value), record.timestamp / 1000)
+        for read in self._reader.read_to_end():
+            self._add(json.loads(read.record.value), read.timestamp_ms / 1000)
 
     def _add(self, envelope: Mapping[str, Any], sent_at: float) -> None:
         if envelope["type"] != ENRICHED_DOCUMENT.type:
@@ -158,7 +155,7 @@ class EnrichedLog:
             time.sleep(0.5)
 
     def close(self) -> None:
-        self._consumer.close()
+        self._reader.close()
 
 
 @contextmanager

@@ -14,6 +14,7 @@ from kafka import KafkaConsumer, TopicPartition
 
 from bench.load import WRK_THREADS, Load, LoadResult, run_load
 from devstack.processes import ServiceProcess
+from shared.topic_reader import TopicReader
 
 START_TIMEOUT_S = 90.0
 
@@ -63,6 +64,7 @@ class TopicCounter:
     CloudEvents ids of the records between two sizes."""
 
     def __init__(self, bootstrap_servers: str, topic: str) -> None:
+        self._bootstrap_servers = bootstrap_servers
         self._consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers)
         partitions = self._consumer.partitions_for_topic(topic) or set()
         self._partitions = [TopicPartition(topic, number) for number in sorted(partitions)]
@@ -92,21 +94,12 @@ class TopicCounter:
         self, start: Mapping[TopicPartition, int], end: Mapping[TopicPartition, int]
     ) -> list[str]:
         """The CloudEvents id of every record from ``start`` up to ``end``."""
-        ids: list[str] = []
-        for partition in self._partitions:
-            self._consumer.seek(partition, start[partition])
-        remaining = {p: end[p] - start[p] for p in self._partitions if end[p] > start[p]}
-        while remaining:
-            for partition, records in self._consumer.poll(timeout_ms=1000).items():
-                for record in records:
-                    if record.offset < end[partition]:
-                        ids.append(json.loads(record.value)["id"])
-                        remaining[partition] -= 1
-                        if remaining[partition] == 0:
-                            del remaining[partition]
-                            self._consumer.pause(partition)
-        self._consumer.resume(*self._partitions)
-        return ids
+        with TopicReader(self._bootstrap_servers, self._partitions, start=start) as reader:
+            return [
+                json.loads(read.record.value)["id"]
+                for read in reader.read_to_end()
+                if read.offset < end[read.partition]
+            ]
 
     def close(self) -> None:
         self._consumer.close()

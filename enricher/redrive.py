@@ -11,23 +11,23 @@ the moved records, their positions are written to the ledger topic
 two writes moves those records once more: a duplicate, never a loss.)
 """
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from enricher.settings import RedriveSettings
-from shared.batch import Polled
 from shared.consumer_runtime import PUBLISH_ACK_TIMEOUT_S
 from shared.errors import MalformedEvent
 from shared.events import Record, from_record
-from shared.kafka import Publisher, create_producer, read_from_beginning
+from shared.kafka import Publisher, create_producer
 from shared.retry_topic import RETRY_PREFIX, without_headers
+from shared.topic_reader import ReadRecord, read_topic
 from shared.topics import ensure_topics
 
 LEDGER_SUFFIX = ".redriven"
 FROM_HEADER = "redrive.from"
 TIME_HEADER = "redrive.time"
-_POLL_TIMEOUT_MS = 200
+# Reading a whole dead-letter topic: generous, yet an unanswering broker ends the run.
+_READ_TIMEOUT_S = 300.0
 
 
 @dataclass(frozen=True)
@@ -105,48 +105,28 @@ def redrive(settings: RedriveSettings, chosen: RedriveFilter, *, dry_run: bool) 
     bootstrap = settings.kafka_bootstrap_servers
     ledger = settings.dead_letter_topic + LEDGER_SUFFIX
     ensure_topics(bootstrap, [ledger], partitions=1)
-    done = {polled.record.key for polled in records_to_end(bootstrap, ledger)}
-    moves: list[Polled] = []
+    done = {moved.record.key for moved in read_topic(bootstrap, ledger, timeout_s=_READ_TIMEOUT_S)}
+    moves: list[ReadRecord] = []
     already_moved = 0
     group = settings.enricher_group_id.encode()
-    for polled in records_to_end(bootstrap, settings.dead_letter_topic):
-        if dict(polled.record.headers).get("dlq.group") != group:
+    for letter in read_topic(bootstrap, settings.dead_letter_topic, timeout_s=_READ_TIMEOUT_S):
+        if dict(letter.record.headers).get("dlq.group") != group:
             continue
-        if polled.origin.encode() in done:
+        if letter.origin.encode() in done:
             already_moved += 1
-        elif chosen.matches(polled.record):
-            moves.append(polled)
+        elif chosen.matches(letter.record):
+            moves.append(letter)
     if moves and not dry_run:
         now = datetime.now(UTC)
         publisher = Publisher(create_producer(bootstrap), ack_timeout_s=PUBLISH_ACK_TIMEOUT_S)
         try:
             publisher.publish_all(
                 settings.raw_topic,
-                [redriven_record(polled.record, polled.origin, now) for polled in moves],
+                [redriven_record(letter.record, letter.origin, now) for letter in moves],
             )
             publisher.publish_all(
-                ledger, [Record(key=polled.origin.encode(), value=b"") for polled in moves]
+                ledger, [Record(key=letter.origin.encode(), value=b"") for letter in moves]
             )
         finally:
             publisher.close()
     return RedriveReport(len(moves), already_moved, dry_run)
-
-
-def records_to_end(bootstrap_servers: str, topic: str) -> Iterator[Polled]:
-    """Every record of ``topic`` from the beginning to (at least) its end offsets of now."""
-    consumer = read_from_beginning(bootstrap_servers, topic)
-    try:
-        partitions = sorted(consumer.assignment())
-        end = consumer.end_offsets(partitions)
-        while any(consumer.position(partition) < end[partition] for partition in partitions):
-            # Records past the end offsets are kept too: the embedded broker reports the
-            # end of a multi-record batch short, and newer records do no harm.
-            for partition, messages in consumer.poll(timeout_ms=_POLL_TIMEOUT_MS).items():
-                for message in messages:
-                    yield Polled(
-                        partition,
-                        message.offset,
-                        Record(message.key, message.value, tuple(message.headers or ())),
-                    )
-    finally:
-        consumer.close()

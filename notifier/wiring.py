@@ -11,7 +11,6 @@ import requests
 from sqlalchemy import Engine
 from twilio.request_validator import RequestValidator
 
-from devstack.http_server import BackgroundServer
 from notifier.delivery import Delivery, SendPolicy
 from notifier.delivery_reports import TwilioStatusHandler
 from notifier.handlers import NotifyHandler
@@ -26,6 +25,7 @@ from notifier.settings import LedgerSettings, NotifierSettings
 from notifier.sms import ConsoleSender, HttpSender, SmsSender, TwilioSender
 from shared.consumer_runtime import ConsumerRuntime, RuntimeConfig, open_runtime
 from shared.health import Readiness, health_server
+from shared.http_server import HttpServer
 from shared.retry_topic import RetryPolicy
 
 
@@ -72,7 +72,7 @@ def open_database(settings: LedgerSettings) -> Iterator[Engine]:
 @contextmanager
 def http_server(
     settings: NotifierSettings, ledger: Ledger, readiness: Readiness
-) -> Iterator[BackgroundServer | None]:
+) -> Iterator[HttpServer | None]:
     """The HTTP face on METRICS_PORT, serving until the block ends; None when the port is 0."""
     if not settings.metrics_port:
         yield None

@@ -14,7 +14,7 @@ from wsgiref.types import WSGIApplication
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
-from devstack.http_server import BackgroundServer
+from shared.http_server import HttpServer
 
 
 class Readiness:
@@ -95,7 +95,8 @@ def health_server(
     registry: CollectorRegistry = REGISTRY,
     *,
     mounts: Mapping[str, WSGIApplication] | None = None,
-) -> BackgroundServer:
-    """:func:`health_app` on ``port`` on every interface, not yet started."""
+) -> HttpServer:
+    """:func:`health_app` on ``port`` (0: a free one) on every interface, on the production
+    server, not yet started."""
     app = health_app(readiness, registry, mounts=mounts)
-    return BackgroundServer(app, host="0.0.0.0", port=port)  # noqa: S104
+    return HttpServer(app, host="0.0.0.0", port=port)  # noqa: S104

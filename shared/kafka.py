@@ -64,20 +64,6 @@ def create_consumer(
     return consumer
 
 
-def read_from_beginning(bootstrap_servers: str, topic: str) -> KafkaConsumer:
-    """A consumer outside any group, assigned every partition of ``topic`` and placed at
-    its beginning, for tools that read a whole topic (redrive, status, tests). The
-    caller closes it."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
-    partitions = [
-        TopicPartition(topic, number)
-        for number in sorted(consumer.partitions_for_topic(topic) or ())
-    ]
-    consumer.assign(partitions)
-    consumer.seek_to_beginning(*partitions)
-    return consumer
-
-
 class PendingAck:
     """A record sent but perhaps not yet acknowledged: :meth:`confirm` waits for the ack."""
 

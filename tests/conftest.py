@@ -7,7 +7,6 @@ other's records.
 """
 
 import os
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ import pytest
 from hypothesis import settings
 
 from devstack.broker import EmbeddedBroker
+from shared.topic_reader import ReadRecord, TopicReader
 from shared.topics import ensure_topics
 
 # The suite's property tests draw the same examples on every run, so a red CI names a
@@ -111,6 +111,12 @@ class KafkaRecordView:
     value: bytes
     headers: dict[str, bytes]
 
+    @classmethod
+    def of(cls, read: ReadRecord) -> "KafkaRecordView":
+        record = read.record
+        headers = dict(record.headers)
+        return cls(read.partition.partition, read.offset, record.key, record.value, headers)
+
 
 ReadTopic = Callable[..., list[KafkaRecordView]]
 
@@ -122,34 +128,16 @@ def read_topic(kafka_bootstrap: str) -> ReadTopic:
     With ``count``: until that many records arrived (or ``timeout_s`` passed; the caller's
     assertion then fails). Without: everything up to the end offsets of this moment.
     """
-    from shared.kafka import read_from_beginning
 
     def read(
         topic: str, *, count: int | None = None, timeout_s: float = 30.0
     ) -> list[KafkaRecordView]:
-        consumer = read_from_beginning(kafka_bootstrap, topic)
-        try:
-            partitions = sorted(consumer.assignment())
-            end = consumer.end_offsets(partitions)
-            found: list[KafkaRecordView] = []
-            deadline = time.monotonic() + timeout_s
-
-            def done() -> bool:
-                if count is not None:
-                    return len(found) >= count
-                return all(consumer.position(tp) >= end[tp] for tp in partitions)
-
-            while not done() and time.monotonic() < deadline:
-                for records in consumer.poll(timeout_ms=200).values():
-                    found.extend(
-                        KafkaRecordView(
-                            r.partition, r.offset, r.key, r.value, dict(r.headers or ())
-                        )
-                        for r in records
-                    )
-        finally:
-            consumer.close()
-        return found
+        with TopicReader(kafka_bootstrap, topic) as reader:
+            if count is None:
+                found = reader.read_to_end(timeout_s=timeout_s)
+            else:
+                found = reader.read_at_least(count, timeout_s=timeout_s)
+        return [KafkaRecordView.of(record) for record in found]
 
     return read
 

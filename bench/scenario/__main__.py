@@ -21,8 +21,8 @@ from bench.scenario.documents import ScenarioDocuments
 from bench.scenario.driver import Driver, Outcome
 from bench.scenario.faults import FaultRunner
 from bench.scenario.mix import plan_webhooks
-from bench.scenario.observe import overcommitted, read_topic, wait_until_quiet
-from bench.scenario.reconcile import BusinessEvent, DeadLetter, reconcile
+from bench.scenario.observe import ledger_rows, overcommitted, read_topic, wait_until_quiet
+from bench.scenario.reconcile import DeadLetter, reconcile
 from bench.scenario.report import RunSummary, count_faults, latency, markdown, text_table
 from bench.scenario.schedule import FAULT_FLAGS, fault_kinds, plan_faults
 from bench.scenario.stack import (
@@ -33,8 +33,6 @@ from bench.scenario.stack import (
     Pipeline,
     StackSettings,
 )
-from notifier.ledger import Ledger
-from notifier.ledger_schema import open_engine
 from shared.kafka import SESSION_TIMEOUT_MS
 
 REPORT_BEGIN = "<!-- scenario-run:begin -->"
@@ -97,19 +95,6 @@ def write_outcomes(path: Path, outcomes: list[Outcome]) -> None:
                 "attempts": outcome.attempts,
             }
             lines.write(json.dumps(line) + "\n")
-
-
-def ledger_rows(database: Path) -> dict[BusinessEvent, str]:
-    """The status of each business event's row in the notifier's ledger: the stuck
-    accounting needs it for SMS the provider never got."""
-    engine = open_engine(f"sqlite:///{database}")
-    try:
-        return {
-            (entry.notification.document_id, entry.notification.rule): entry.status.value
-            for entry in Ledger(engine).entries()
-        }
-    finally:
-        engine.dispose()
 
 
 def run(arguments: argparse.Namespace, command: str) -> int:

@@ -9,6 +9,7 @@ offsets did not move between two looks.
 import json
 import logging
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,12 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka import KafkaAdminClient
 
 from bench.scenario.stack import ENRICHED_TOPIC, RAW_TOPIC, RETRY_TOPIC
 from notifier.ledger import Ledger, LedgerQuery
 from notifier.ledger_schema import Status, open_engine
-from shared.kafka import read_from_beginning
+from shared.topic_reader import TopicReader, end_offsets
 
 # Which group consumes which topics (the services' defaults).
 GROUP_TOPICS: dict[str, tuple[str, ...]] = {
@@ -31,6 +32,9 @@ GROUP_TOPICS: dict[str, tuple[str, ...]] = {
 
 
 log = logging.getLogger(__name__)
+
+READ_TIMEOUT_S = 120.0
+"""Reading a topic of a long run back (tens of thousands of records) takes seconds."""
 
 LEDGER_ALIVE_S = 15.0
 """Longer than the gap between two updates of a live ``sending`` row: the SMS timeout
@@ -43,20 +47,6 @@ class TopicRecord:
     headers: dict[str, str]
     timestamp: float
     """The record's timestamp, epoch seconds."""
-
-
-def end_offsets(bootstrap: str, topics: tuple[str, ...]) -> dict[tuple[str, int], int]:
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
-    try:
-        partitions = [
-            TopicPartition(topic, p)
-            for topic in topics
-            for p in sorted(consumer.partitions_for_topic(topic) or ())
-        ]
-        ends = consumer.end_offsets(partitions)
-        return {(tp.topic, tp.partition): offset for tp, offset in ends.items()}
-    finally:
-        consumer.close()
 
 
 def committed_offsets(bootstrap: str, group: str) -> dict[tuple[str, int], int]:
@@ -143,38 +133,30 @@ def read_topic(bootstrap: str, topic: str) -> list[TopicRecord]:
     """Every record of ``topic``: up to its end offsets of this moment, then on until a
     poll of a second brings nothing more, so a record the end offsets do not count (see
     :func:`overcommitted`) is still read. Records past those ends are logged."""
-    consumer = read_from_beginning(bootstrap, topic)
-    try:
-        partitions = sorted(consumer.assignment())
-        ends = consumer.end_offsets(partitions)
-        found: list[TopicRecord] = []
-        past_end: dict[int, int] = {}
-        deadline = time.monotonic() + 120
-        while True:
-            reached = all(consumer.position(tp) >= ends[tp] for tp in partitions)
-            batches = consumer.poll(timeout_ms=1000 if reached else 500)
-            if reached and not batches:
-                break
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"could not read {topic} to its end")
-            for tp, records in batches.items():
-                for record in records:
-                    if record.offset >= ends[tp]:
-                        past_end[tp.partition] = past_end.get(tp.partition, 0) + 1
-                    headers = {k: v.decode(errors="replace") for k, v in record.headers or ()}
-                    value = json.loads(record.value)
-                    found.append(TopicRecord(value, headers, record.timestamp / 1000))
-        if past_end:
-            log.warning("%s: records past the end offsets, by partition: %s", topic, past_end)
-        return found
-    finally:
-        consumer.close()
+    with TopicReader(bootstrap, topic) as reader:
+        ends = reader.end_offsets()
+        records = reader.read_to_end(timeout_s=READ_TIMEOUT_S, settle_s=1.0)
+    past_end = Counter(r.partition.partition for r in records if r.offset >= ends[r.partition])
+    if past_end:
+        log.warning("%s: records past the end offsets, by partition: %s", topic, dict(past_end))
+    return [
+        TopicRecord(
+            json.loads(r.record.value),
+            {name: value.decode(errors="replace") for name, value in r.record.headers},
+            r.timestamp_ms / 1000,
+        )
+        for r in records
+    ]
 
 
-def ledger_statuses(database: Path) -> dict[str, str]:
-    """Every notification key of the ledger and its status."""
+def ledger_rows(database: Path) -> dict[tuple[str, str], str]:
+    """The status of each business event's row in the notifier's ledger, by (document id,
+    rule): the stuck accounting needs it for SMS the provider never got."""
     with _ledger(database) as ledger:
-        return {entry.notification.key: entry.status.value for entry in ledger.entries()}
+        return {
+            (entry.notification.document_id, entry.notification.rule): entry.status.value
+            for entry in ledger.entries()
+        }
 
 
 @contextmanager

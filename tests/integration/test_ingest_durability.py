@@ -22,12 +22,12 @@ from flask.testing import FlaskClient
 
 from devstack.broker import EmbeddedBroker, free_port, wait_for_port
 from devstack.processes import ServiceProcess
-from ingest.app import create_app
 from ingest.settings import IngestSettings
 from ingest.spool import Spool
-from ingest.wiring import build_durability
-from shared.kafka import read_from_beginning
+from ingest.wiring import build_worker
+from shared.topic_reader import TopicReader
 from shared.topics import ensure_topics
+from tests.conftest import KafkaRecordView
 from tests.helpers import wait_until
 
 pytestmark = pytest.mark.broker
@@ -84,21 +84,15 @@ def webhooks() -> list[dict[str, str]]:
     ]
 
 
-def read_all(bootstrap: str, topic: str, *, count: int, timeout_s: float = 60) -> list[Any]:
+def read_all(
+    bootstrap: str, topic: str, *, count: int, timeout_s: float = 60
+) -> list[KafkaRecordView]:
     """Every record of ``topic``, once ``count`` arrived (or the time is up), and a little
     longer, so that a duplicate would show."""
-    consumer = read_from_beginning(bootstrap, topic)
-    try:
-        found: list[Any] = []
-        deadline = time.monotonic() + timeout_s
-        while len(found) < count and time.monotonic() < deadline:
-            for records in consumer.poll(timeout_ms=200).values():
-                found.extend(records)
-        for records in consumer.poll(timeout_ms=1000).values():
-            found.extend(records)
-    finally:
-        consumer.close()
-    return found
+    with TopicReader(bootstrap, topic) as reader:
+        found = reader.read_at_least(count, timeout_s=timeout_s)
+        found += reader.read_to_end(settle_s=1.0)
+    return [KafkaRecordView.of(record) for record in found]
 
 
 def assert_once_each_in_order(records: list[Any], sent: list[tuple[str, str]]) -> None:
@@ -126,9 +120,10 @@ def test_webhooks_answered_while_the_broker_is_down_reach_it_once_it_returns(
         ingest_drain_interval_ms=100,
         ingest_spool_dir=tmp_path / "spool",
     )
-    durability = build_durability(settings)
+    worker = build_worker(settings)
+    durability = worker.durability
     durability.start()
-    client: FlaskClient = create_app(settings, durability.sink).test_client()
+    client: FlaskClient = worker.app.test_client()
     try:
         assert wait_until(lambda: client.get("/readyz").json["status"] == "ready", timeout_s=30)
         with draining_paused(settings.ingest_spool_dir):

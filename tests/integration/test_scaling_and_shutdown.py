@@ -20,13 +20,14 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
-from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka import KafkaAdminClient, TopicPartition
 
 from devstack.http_server import BackgroundServer
 from devstack.processes import ServiceProcess
 from sandbox.app import API_PREFIX
 from sandbox.app import create_app as create_sandbox
 from sandbox.faults import Faults
+from shared import topic_reader
 from shared.events import ENRICHED_DOCUMENT, to_record
 from shared.kafka import Publisher, create_consumer, create_producer
 from tests.conftest import KafkaRecordView, PipelineTopics, ReadTopic, fresh_topics
@@ -196,12 +197,7 @@ def committed_offsets(bootstrap: str, group_id: str) -> dict[TopicPartition, int
 
 
 def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
-    try:
-        partitions = [TopicPartition(topic, p) for p in range(PARTITIONS)]
-        return {tp.partition: offset for tp, offset in consumer.end_offsets(partitions).items()}
-    finally:
-        consumer.close()
+    return {tp.partition: end for tp, end in topic_reader.end_offsets(bootstrap, topic).items()}
 
 
 def test_a_replica_stopped_during_a_steady_stream_exits_0_and_loses_or_redoes_nothing(

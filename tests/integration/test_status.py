@@ -1,4 +1,4 @@
-"""``python -m shared.status`` against the real broker and a SQLite ledger."""
+"""``python -m ops.status`` against the real broker and a SQLite ledger."""
 
 import json
 from datetime import UTC, datetime, timedelta
@@ -10,11 +10,11 @@ from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from notifier.ledger import Ledger, Notification
 from notifier.ledger_schema import open_engine
+from ops.pipeline_status import StatusSettings, pipeline_status
+from ops.status import main
 from shared.dead_letters import dead_letter_record
 from shared.errors import MalformedEvent
 from shared.events import RAW_WEBHOOK, Record, new_event, to_record
-from shared.pipeline_status import StatusSettings, pipeline_status
-from shared.status import main
 from tests.conftest import PipelineTopics
 from tests.helpers import publish_records
 

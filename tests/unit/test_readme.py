@@ -8,8 +8,8 @@ from pydantic_settings import BaseSettings
 from enricher.settings import EnricherSettings
 from ingest.settings import IngestSettings
 from notifier.settings import NotifierSettings
+from ops.pipeline_status import StatusSettings
 from sandbox.settings import SandboxSettings
-from shared.pipeline_status import StatusSettings
 from shared.settings import environment_variables
 from shared.topics import TopicSettings
 

@@ -1,14 +1,13 @@
-"""The pipeline at a glance, read from the broker and the ledger: what ``python -m shared.status``
+"""The pipeline at a glance, read from the broker and the ledger: what ``python -m ops.status``
 prints. Reads only: no consumer group is joined, no offset committed, no schema created.
 """
 
-import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from kafka import KafkaAdminClient, KafkaConsumer
+from kafka import KafkaAdminClient
 from kafka.structs import TopicPartition
 from pydantic import Field
 from sqlalchemy import create_engine
@@ -18,9 +17,9 @@ from notifier.errors import LedgerUnavailable
 from notifier.ledger import Ledger
 from notifier.ledger_schema import database_url, printable_url
 from shared.settings import KafkaSettings
+from shared.topic_reader import ReadRecord, TopicReader, read_topic
 from shared.topics import DEFAULT_RETRY_TOPIC
 
-_POLL_MS = 500
 _READ_TIMEOUT_S = 30.0
 
 
@@ -98,32 +97,29 @@ class PipelineStatus:
 
 
 def pipeline_status(settings: StatusSettings, now: datetime) -> PipelineStatus:
-    consumer = KafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False
-    )
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    """Raises KafkaError, or TopicReadTimeout when the dead letters cannot be read in time."""
+    bootstrap = settings.kafka_bootstrap_servers
+    with TopicReader(bootstrap, settings.topics()) as topics:
+        ends = topics.end_offsets()
+        beginnings = topics.beginning_offsets()
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
     try:
-        partitions = [
-            TopicPartition(topic, number)
-            for topic in settings.topics()
-            for number in sorted(consumer.partitions_for_topic(topic) or ())
-        ]
-        ends: dict[TopicPartition, int] = consumer.end_offsets(partitions)
-        beginnings: dict[TopicPartition, int] = consumer.beginning_offsets(partitions)
         groups = [
             group_lag(group, topic, _committed(admin, group), ends, beginnings)
             for group, topics in settings.groups().items()
             for topic in topics
         ]
-        dead_letters = count_dead_letters(consumer, settings.dead_letter_topic, partitions, ends)
     finally:
         admin.close()
-        consumer.close()
+    letters = read_topic(bootstrap, settings.dead_letter_topic, timeout_s=_READ_TIMEOUT_S)
     end_offsets: dict[str, dict[int, int]] = {topic: {} for topic in settings.topics()}
     for partition, end in ends.items():
         end_offsets[partition.topic][partition.partition] = end
     return PipelineStatus(
-        end_offsets, groups, dead_letters, notifications(settings.notifier_database_url, now)
+        end_offsets,
+        groups,
+        count_dead_letters(letters),
+        notifications(settings.notifier_database_url, now),
     )
 
 
@@ -149,30 +145,17 @@ def group_lag(
     return GroupLag(group, topic, rows)
 
 
-def count_dead_letters(
-    consumer: KafkaConsumer,
-    topic: str,
-    partitions: list[TopicPartition],
-    ends: dict[TopicPartition, int],
-) -> list[DeadLetterCount]:
-    """Every dead letter up to the end offsets of now, counted by error class and group."""
-    wanted = [p for p in partitions if p.topic == topic and ends[p] > 0]
-    if not wanted:
-        return []
-    consumer.assign(wanted)
-    consumer.seek_to_beginning(*wanted)
+def count_dead_letters(letters: list[ReadRecord]) -> list[DeadLetterCount]:
+    """Dead letters counted by error class and group, most first."""
     counts: Counter[tuple[str, str]] = Counter()
     latest: dict[tuple[str, str], tuple[str, str]] = {}
-    deadline = time.monotonic() + _READ_TIMEOUT_S
-    while any(consumer.position(p) < ends[p] for p in wanted) and time.monotonic() < deadline:
-        for records in consumer.poll(timeout_ms=_POLL_MS).values():
-            for record in records:
-                headers = {name: value.decode(errors="replace") for name, value in record.headers}
-                key = (headers.get("dlq.error", "unknown"), headers.get("dlq.group", "unknown"))
-                counts[key] += 1
-                moment = headers.get("dlq.time", "")
-                if moment >= latest.get(key, ("", ""))[1]:
-                    latest[key] = (headers.get("dlq.reason", ""), moment)
+    for letter in letters:
+        headers = {name: value.decode(errors="replace") for name, value in letter.record.headers}
+        key = (headers.get("dlq.error", "unknown"), headers.get("dlq.group", "unknown"))
+        counts[key] += 1
+        moment = headers.get("dlq.time", "")
+        if moment >= latest.get(key, ("", ""))[1]:
+            latest[key] = (headers.get("dlq.reason", ""), moment)
     return [
         DeadLetterCount(error, group, count, *latest[(error, group)])
         for (error, group), count in counts.most_common()

@@ -1,4 +1,4 @@
-"""``python -m shared.status [--json]``: the pipeline at a glance, from the broker and the ledger.
+"""``python -m ops.status [--json]``: the pipeline at a glance, from the broker and the ledger.
 
 Topics and partitions with their end offsets, each consumer group's lag, dead letters by
 error class and group, and the notifications of the last hour by status. Reads the same
@@ -15,8 +15,9 @@ from typing import Any
 
 from kafka.errors import KafkaError
 
-from shared.pipeline_status import PipelineStatus, StatusSettings, pipeline_status
+from ops.pipeline_status import PipelineStatus, StatusSettings, pipeline_status
 from shared.settings import load_settings_or_exit
+from shared.topic_reader import TopicReadTimeout
 
 _REASON_WIDTH = 80
 
@@ -61,14 +62,14 @@ def as_text(status: PipelineStatus) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m shared.status", description="The pipeline at a glance."
+        prog="python -m ops.status", description="The pipeline at a glance."
     )
     parser.add_argument("--json", action="store_true", help="one JSON document instead of text")
     options = parser.parse_args(argv)
     settings = load_settings_or_exit(StatusSettings)
     try:
         status = pipeline_status(settings, datetime.now(UTC))
-    except KafkaError as error:
+    except (KafkaError, TopicReadTimeout) as error:
         print(
             f"status: Kafka at {settings.kafka_bootstrap_servers} failed: {type(error).__name__}",
             file=sys.stderr,
