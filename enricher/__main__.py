@@ -13,7 +13,7 @@ from functools import partial
 from enricher.redrive import RedriveFilter, redrive
 from enricher.settings import EnricherSettings, RedriveSettings
 from enricher.wiring import enricher_loop
-from shared.consumer_runtime import run_until_signalled
+from shared.consumer_service import run_until_signalled
 from shared.health import Readiness, health_server
 from shared.logs import configure_logging
 from shared.settings import load_settings_or_exit

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from enricher.settings import RedriveSettings
-from shared.consumer_runtime import PUBLISH_ACK_TIMEOUT_S
+from shared.consumer_service import PUBLISH_ACK_TIMEOUT_S
 from shared.errors import MalformedEvent
 from shared.events import Record, from_record
 from shared.kafka import Publisher, create_producer

@@ -12,7 +12,8 @@ from enricher.kladana import KladanaClient
 from enricher.limiter import RequestLimiter
 from enricher.metrics import EnricherMetrics, default_enricher_metrics
 from enricher.settings import EnricherSettings
-from shared.consumer_runtime import ConsumerRuntime, RuntimeConfig, open_runtime
+from shared.consumer_runtime import ConsumerRuntime
+from shared.consumer_service import RuntimeConfig, open_runtime
 from shared.health import Readiness
 from shared.retry_topic import RetryPolicy
 

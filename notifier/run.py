@@ -9,7 +9,7 @@ from notifier.ledger_schema import printable_url
 from notifier.rules import RuleSet
 from notifier.settings import NotifierSettings
 from notifier.wiring import notifier_loop, twilio_status_url
-from shared.consumer_runtime import run_until_signalled
+from shared.consumer_service import run_until_signalled
 from shared.logs import configure_logging
 from shared.settings import load_settings_or_exit
 

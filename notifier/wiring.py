@@ -23,7 +23,8 @@ from notifier.releaser import HeldReleaser, StuckReporter
 from notifier.rules import RuleSet
 from notifier.settings import LedgerSettings, NotifierSettings
 from notifier.sms import ConsoleSender, HttpSender, SmsSender, TwilioSender
-from shared.consumer_runtime import ConsumerRuntime, RuntimeConfig, open_runtime
+from shared.consumer_runtime import ConsumerRuntime
+from shared.consumer_service import RuntimeConfig, open_runtime
 from shared.health import Readiness, health_server
 from shared.http_server import HttpServer
 from shared.retry_topic import RetryPolicy

@@ -13,7 +13,7 @@ from typing import Any
 from cloudevents.core.v1.event import CloudEvent
 from flask import Flask, Response, request
 
-from shared.consumer_runtime import Runnable, RuntimeConfig
+from shared.consumer_service import Runnable, RuntimeConfig
 from shared.events import ENRICHED_DOCUMENT, Record, new_event
 from shared.kafka import Publisher, create_producer
 from shared.retry_topic import RetryPolicy

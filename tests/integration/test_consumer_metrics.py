@@ -9,7 +9,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from sandbox.documents import SEED_ORDER_ID
 from shared.batch import Polled
-from shared.consumer_runtime import open_runtime
+from shared.consumer_service import open_runtime
 from shared.errors import PermanentError
 from shared.events import RAW_WEBHOOK, new_event, to_record
 from shared.health import Readiness, health_server

@@ -8,7 +8,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from shared.batch import Polled
-from shared.consumer_runtime import open_runtime
+from shared.consumer_service import open_runtime
 from shared.errors import PermanentError, RetriableError
 from shared.events import RAW_WEBHOOK, Record, event_data, from_record, new_event, to_record
 from shared.health import Readiness
