@@ -28,7 +28,6 @@ DEFAULT_DATE_FORMAT = "dd.MM.yyyy"
 NAMED_DATE_FORMATS = ("short", "medium", "long", "full")
 MONEY_FORMATS = ("", "currency")
 ATTRIBUTE_FORMATS = ("", "money")
-_CURRENCY = Field("sum.currency", Kind.TEXT)
 
 
 @dataclass(frozen=True)

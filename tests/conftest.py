@@ -53,6 +53,26 @@ def kafka_bootstrap() -> Iterator[str]:
             yield broker.bootstrap_servers
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Stop the run when a test reaches the broker without ``@pytest.mark.broker``.
+
+    ``-m "not broker"`` is how a machine without a broker runs the rest; an unmarked test
+    would start one there instead. Every fixture that needs the broker depends on
+    ``kafka_bootstrap``, so a test's fixture closure says whether it does.
+    """
+    unmarked = [
+        item.nodeid
+        for item in items
+        if "kafka_bootstrap" in getattr(item, "fixturenames", ())
+        and item.get_closest_marker("broker") is None
+    ]
+    if unmarked:
+        raise pytest.UsageError(
+            "these tests use the broker (kafka_bootstrap, or a fixture built on it) "
+            "without @pytest.mark.broker; mark them:\n  " + "\n  ".join(unmarked)
+        )
+
+
 @dataclass(frozen=True)
 class PipelineTopics:
     """Unique topic and group names for one test."""

@@ -12,8 +12,6 @@ from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-import requests
-
 from bench.scenario.provider import RecordingProvider
 from bench.scenario.services import ManagedService
 from devstack.broker import EmbeddedBroker, free_port
@@ -23,6 +21,7 @@ from sandbox.app import create_app as create_sandbox
 from sandbox.documents import SandboxDocuments
 from sandbox.faults import Faults
 from sandbox.limits import RateLimits
+from sandbox.remote import SandboxControl
 from shared.topics import ensure_topics
 
 INGEST_TOKEN = "scenario-ingest-token"  # noqa: S105 - a local run's throwaway secret
@@ -166,13 +165,7 @@ class Pipeline:
 
     def set_kladana_faults(self, **knobs: object) -> None:
         """Change the sandbox's knobs through its control endpoint, as an operator would."""
-        answer = requests.put(
-            f"{self.sandbox_url}/__sandbox/faults",
-            json=knobs,
-            headers={"Authorization": f"Bearer {KLADANA_TOKEN}"},
-            timeout=5,
-        )
-        answer.raise_for_status()
+        SandboxControl(self.sandbox_url, KLADANA_TOKEN).set_faults(**knobs)
 
     def pause_broker(self) -> None:
         self.broker.signal(signal.SIGSTOP)

@@ -19,7 +19,7 @@ from sandbox.app import create_app as create_sandbox
 from tests.conftest import PipelineTopics, ReadTopic
 from tests.helpers import SEED_DOCUMENT_ID, SEED_SMS, FakeProvider, wait_until
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.broker]
 
 
 @pytest.fixture

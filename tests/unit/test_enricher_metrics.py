@@ -1,21 +1,16 @@
-"""The enricher's counters move on its handling paths; its log lines carry the event's ids."""
+"""The enricher's counters move on its handling paths; its log lines carry the event's ids.
+
+The Kladana client's counters need an HTTP server: tests/integration/test_enricher_kladana.py.
+"""
 
 import logging
-from collections.abc import Iterator
 
 import pytest
-import requests
 from kafka.structs import TopicPartition
 from prometheus_client import CollectorRegistry
-from pydantic import SecretStr
 
-from devstack.broker import free_port
-from devstack.http_server import BackgroundServer
 from enricher.errors import KladanaUnavailable
 from enricher.handlers import enriched_event_id
-from enricher.kladana import KladanaClient
-from enricher.limiter import RequestLimiter
-from enricher.metrics import EnricherMetrics
 from shared.batch import Polled
 from shared.events import Record, to_record
 from shared.logs import EventContextFilter
@@ -26,7 +21,6 @@ from tests.enricher_fakes import (
     raw_event,
     settling_processor,
 )
-from tests.unit.test_enricher_kladana import ScriptedKladana, _gzip_json
 
 
 @pytest.fixture
@@ -102,59 +96,3 @@ def test_a_dead_letter_log_line_carries_the_document_id_even_for_garbage(
     _settle(_processor(RecordingSource(), registry), Record(b"doc-9", b"not json"))
     [line] = [r for r in caplog.records if r.getMessage() == "dead-lettered"]
     assert line.document_id == "doc-9"  # type: ignore[attr-defined]
-
-
-@pytest.fixture
-def scripted() -> Iterator[tuple[ScriptedKladana, str]]:
-    script = ScriptedKladana()
-    with BackgroundServer(script.app()) as server:
-        yield script, server.url
-
-
-def _client(session: requests.Session, url: str, registry: CollectorRegistry) -> KladanaClient:
-    return KladanaClient(
-        session,
-        f"{url}/api/remap/1.2",
-        SecretStr("t0k3n"),
-        5.0,
-        limiter=RequestLimiter(),
-        metrics=EnricherMetrics.on(registry).kladana,
-    )
-
-
-def test_kladana_calls_are_counted_by_status_class_and_429s_by_code(
-    scripted: tuple[ScriptedKladana, str], registry: CollectorRegistry
-) -> None:
-    script, url = scripted
-    with requests.Session() as session:
-        client = _client(session, url, registry)
-        client.fetch_document("customerorder", "a")
-        script.status = 429
-        # A tiny retry-after, so the limiter's pause does not slow the test down.
-        script.body, headers = _gzip_json({"errors": [{"error": "Too many", "code": 1073}]})
-        script.headers = {**headers, "X-Lognex-Retry-After": "1"}
-        with pytest.raises(KladanaUnavailable):
-            client.fetch_document("customerorder", "b")
-        script.body, script.headers = b"", {"X-Lognex-Retry-After": "1"}
-        with pytest.raises(KladanaUnavailable):
-            client.fetch_document("customerorder", "c")
-        script.status = 503
-        with pytest.raises(KladanaUnavailable):
-            client.fetch_document("customerorder", "d")
-
-    classes = {
-        c: _value(registry, "kladana_requests_total", status_class=c) for c in ("2xx", "4xx", "5xx")
-    }
-    assert classes == {"2xx": 1, "4xx": 2, "5xx": 1}
-    assert _value(registry, "kladana_rate_limited_total", code="1073") == 1
-    assert _value(registry, "kladana_rate_limited_total", code="none") == 1
-    assert _value(registry, "kladana_request_seconds_count") == 4
-
-
-def test_an_unreachable_kladana_is_counted_as_such(registry: CollectorRegistry) -> None:
-    with requests.Session() as session:
-        client = _client(session, f"http://127.0.0.1:{free_port()}", registry)
-        with pytest.raises(KladanaUnavailable):
-            client.fetch_document("customerorder", "a")
-    assert _value(registry, "kladana_requests_total", status_class="unreachable") == 1
-    assert _value(registry, "kladana_requests_total", status_class="2xx") == 0

@@ -1,7 +1,5 @@
 import io
 import json
-import subprocess
-import sys
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -201,31 +199,3 @@ def test_main_dispatches_subcommands(capsys: pytest.CaptureFixture[str], tmp_pat
     with pytest.raises(SystemExit) as exited:
         main(["frobnicate"])
     assert exited.value.code == 2
-
-
-def test_python_m_notifier_check_rules_needs_no_broker_or_settings(tmp_path: Path) -> None:
-    path = tmp_path / "rules.toml"
-    path.write_text(BAD)
-    bad = subprocess.run(
-        [sys.executable, "-m", "notifier", "check-rules", str(path)],
-        cwd=ROOT,
-        env={"PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert bad.returncode == 1
-    assert "rule 'big-order': unknown field {summ}" in bad.stderr
-    assert "Traceback" not in bad.stderr
-    good = subprocess.run(
-        [sys.executable, "-m", "notifier", "check-rules", "examples/rules/staff-alerts.toml"],
-        cwd=ROOT,
-        env={"PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert (good.returncode, good.stderr) == (0, "")
-    assert "staff-vip-return" in good.stdout

@@ -22,8 +22,9 @@ def test_ready_only_while_the_runtime_runs_and_the_ledger_answers() -> None:
     assert readiness.reason == "consumer loop not running"
 
 
-class _Ledger:
-    """Answers (no rows due) or fails, and ends the releaser's loop after one round."""
+class _FakeDeliveryLedger:
+    """The delivery ledger as the releaser sees it: answers (no rows due) or fails, and ends
+    the releaser's loop after one round."""
 
     def __init__(self, stop: threading.Event, *, down: bool) -> None:
         self._stop = stop
@@ -48,7 +49,7 @@ def test_the_releaser_reports_whether_the_ledger_answered() -> None:
     for down, reason in ((True, "ledger database: OperationalError"), (False, None)):
         stop = threading.Event()
         HeldReleaser(
-            _Ledger(stop, down=down),  # type: ignore[arg-type]
+            _FakeDeliveryLedger(stop, down=down),  # type: ignore[arg-type]
             None,  # type: ignore[arg-type]  # nothing is due, nothing is sent
             _Stuck(),  # type: ignore[arg-type]
             stop,

@@ -1,0 +1,89 @@
+"""The compose file's healthchecks, run as compose runs them (``python -c``) against a
+real HTTP server: each asks the port and path its service serves, and fails on a 503 or
+on nothing listening."""
+
+import re
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar
+
+import pytest
+import yaml
+
+from devstack.broker import free_port
+from tests.unit.test_compose import ROOT, value_of
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    return loaded
+
+
+class _Probed(BaseHTTPRequestHandler):
+    status = 200
+    paths: ClassVar[list[str]] = []
+
+    def do_GET(self) -> None:
+        self.paths.append(self.path)
+        self.send_response(self.status)
+        self.end_headers()
+
+    def log_message(self, *_: Any) -> None:
+        """Quiet: the test reads ``paths`` instead."""
+
+
+@pytest.fixture
+def probed() -> Iterator[tuple[ThreadingHTTPServer, type[_Probed]]]:
+    handler = type("Handler", (_Probed,), {"paths": []})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server, handler
+    server.shutdown()
+    server.server_close()
+
+
+def _run_probe(code: str, port_variable: str, port: int) -> int:
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        env={port_variable: str(port)},
+        capture_output=True,
+        timeout=30,
+        check=False,
+    ).returncode
+
+
+@pytest.mark.parametrize(
+    ("service", "path"),
+    [("ingest", "/readyz"), ("enricher", "/healthz"), ("notifier", "/healthz")],
+)
+def test_the_http_healthchecks_ask_the_port_the_service_serves(
+    compose: dict[str, Any],
+    probed: tuple[ThreadingHTTPServer, type[_Probed]],
+    service: str,
+    path: str,
+) -> None:
+    spec = compose["services"][service]
+    command = spec["healthcheck"]["test"]
+    assert command[:3] == ["CMD", "python", "-c"], command
+    (port_variable,) = re.findall(r"os\.environ\['(\w+)'\]", command[3])
+    assert int(value_of(spec["environment"][port_variable])) > 0
+    server, handler = probed
+
+    assert _run_probe(command[3], port_variable, server.server_address[1]) == 0
+    assert handler.paths == [path]
+    handler.status = 503
+    assert _run_probe(command[3], port_variable, server.server_address[1]) != 0
+
+
+def test_the_sandbox_healthcheck_needs_its_port_to_answer(
+    compose: dict[str, Any], probed: tuple[ThreadingHTTPServer, type[_Probed]]
+) -> None:
+    code = compose["services"]["sandbox"]["healthcheck"]["test"][3]
+    server, _ = probed
+    assert _run_probe(code, "SANDBOX_PORT", server.server_address[1]) == 0
+    assert _run_probe(code, "SANDBOX_PORT", free_port()) != 0
