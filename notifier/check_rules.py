@@ -111,6 +111,8 @@ def _read_document(path: Path) -> dict[str, Any]:
         parsed = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as error:
         raise _UnreadableDocument(f"document {path}: cannot be read as JSON: {error}") from None
+    except RecursionError:
+        raise _UnreadableDocument(f"document {path}: nested too deeply to be a document") from None
     data = parsed.get("data") if isinstance(parsed, dict) else None
     document = data.get("document") if isinstance(data, dict) else parsed
     if not isinstance(document, dict) or not isinstance(document.get("type"), str):

@@ -70,6 +70,19 @@ class Template:
             raise DocumentIncomplete(f"the document has no {', '.join(missing)}")
         return "".join(text or "" for text in shown)
 
+    def blank_placeholders(
+        self, document: Mapping[str, Any], *, locale: str, zone: ZoneInfo
+    ) -> list[str]:
+        """The placeholders whose format shows nothing for a value the document has, as
+        written (e.g. ``{date:'at'``): a customer would get a gap where the value goes."""
+        return [
+            f"{{{part.written}:{part.format}}}" if part.format else f"{{{part.written}}}"
+            for part in self.parts
+            if isinstance(part, Placeholder)
+            and (shown := _shown(part, document, locale, zone)) is not None
+            and not shown.strip()
+        ]
+
 
 def parse_template(text: str) -> Template:
     """Raises :class:`RuleProblem` for a malformed template or an unknown field or format."""
@@ -95,6 +108,9 @@ def _placeholder(name: str, spec: str) -> Placeholder:
     field = field_named(name)
     if field is None:
         raise RuleProblem(f"unknown field {{{name}}} in template (known: {known_names()})")
+    if field.kind is Kind.DATE and spec.replace("''", "").count("'") % 2:
+        # Babel drops everything after an unterminated quote without a word.
+        raise RuleProblem(f"date format {spec!r} of {{{name}}} has an unterminated quote (')")
     allowed = _formats_for(field.kind)
     if allowed is not None and spec not in allowed:
         shown = ", ".join(f"{{{name}:{option}}}" if option else f"{{{name}}}" for option in allowed)

@@ -22,9 +22,13 @@ from notifier.quiet_hours import DEFAULT_ZONE, QuietHours, parse_quiet_hours
 from notifier.recipients import COUNTERPARTY, Recipient, parse_recipient, phone_field
 from notifier.render import Template, parse_template
 from notifier.samples import sample_document
+from notifier.segments import sms_length
 from shared.kladana_types import TRANSACTION_TYPES
 
 DEFAULT_LOCALE = "en_IN"
+MAX_TEMPLATE_SEGMENTS = 10
+"""A text longer than this many SMS segments on a sample is a mistake, not a message:
+carriers and providers cap concatenated SMS around here, and each segment is billed."""
 REQUIRED_KEYS = ("name", "type", "state", "template")
 OPTIONAL_KEYS = ("when", "recipient", "sender", "locale", "quiet_hours", "phone")
 ALLOWED_KEYS = (*REQUIRED_KEYS, *OPTIONAL_KEYS)
@@ -186,11 +190,28 @@ def _checked_rule(table: dict[str, Any], timezone: ZoneInfo) -> Rule:
         locale=_locale(table.get("locale", DEFAULT_LOCALE)),
         quiet_hours=parse_quiet_hours(table["quiet_hours"]) if "quiet_hours" in table else None,
     )
+    _check_sample_text(rule, timezone)
+    return rule
+
+
+def _check_sample_text(rule: "Rule", timezone: ZoneInfo) -> None:
+    """The rule's text on a sample document of its type: it renders, no placeholder shows
+    nothing, and it fits :data:`MAX_TEMPLATE_SEGMENTS` SMS segments."""
+    sample = rule.sample()
     try:
-        rule.render(rule.sample(), timezone)
+        text = rule.render(sample, timezone)
     except (DocumentIncomplete, ValueError, KeyError, AttributeError, TypeError) as error:
         raise RuleProblem(f"template does not render on a sample {rule.type}: {error}") from None
-    return rule
+    blank = rule.template.blank_placeholders(sample, locale=rule.locale, zone=timezone)
+    if blank:
+        raise RuleProblem(f"template placeholder(s) {', '.join(blank)} render as nothing")
+    length = sms_length(text)
+    if length.segments > MAX_TEMPLATE_SEGMENTS:
+        raise RuleProblem(
+            f"template is {length.segments} SMS segments long on a sample {rule.type}"
+            f" ({length.units} {length.encoding} characters); at most"
+            f" {MAX_TEMPLATE_SEGMENTS} are allowed"
+        )
 
 
 def _recipient(table: Mapping[str, Any]) -> Recipient:

@@ -183,6 +183,14 @@ def test_an_unreadable_document_exits_2(tmp_path: Path, content: str) -> None:
     assert f"check-rules: document {path}" in err
 
 
+def test_a_document_nested_too_deeply_exits_2_with_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "deep.json"
+    path.write_text('{"type": "CustomerOrder", "deep": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    status, out, err = _check(ROOT / "notifier" / "default_rules.toml", [path])
+    assert (status, out) == (2, "")
+    assert err == f"check-rules: document {path}: nested too deeply to be a document\n"
+
+
 def test_main_dispatches_subcommands(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert set(COMMANDS) >= {"run", "check-rules"}
     assert main(["check-rules", str(ROOT / "notifier" / "default_rules.toml")]) == 0

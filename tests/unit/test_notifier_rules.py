@@ -234,6 +234,22 @@ def test_dates_are_shown_in_the_rule_sets_zone() -> None:
         (_rule(quiet_hours="night"), ["'order-shipped'", "quiet_hours 'night'"]),
         (_rule(quiet_hours="= 21:00:00"), ["'order-shipped'", "quiet_hours"]),
         (_rule(quiet_hours="21:00-09:00 Nowhere"), ["'order-shipped'", "zone 'Nowhere'"]),
+        (
+            _rule(template="Order {moment:dd.MM.yyyy 'at}"),
+            ["'order-shipped'", 'date format "dd.MM.yyyy \'at"', "unterminated quote"],
+        ),
+        (
+            _rule(template="Order {number} on {moment:' '}"),
+            ["'order-shipped'", "{moment:' '} render as nothing"],
+        ),
+        (
+            _rule(template="x" * 1531),
+            ["'order-shipped'", "11 SMS segments", "1531 GSM-7 characters", "at most 10"],
+        ),
+        (
+            _rule(template="आ" * 671),
+            ["'order-shipped'", "11 SMS segments", "671 UCS-2 characters"],
+        ),
     ],
 )
 def test_a_bad_rules_file_is_refused_naming_the_rule_and_problem(
@@ -247,6 +263,13 @@ def test_a_bad_rules_file_is_refused_naming_the_rule_and_problem(
     assert str(path) in message
     for fragment in fragments:
         assert fragment in message
+
+
+@pytest.mark.parametrize("template", ["x" * 1530, "आ" * 670])
+def test_a_template_of_ten_segments_is_still_allowed(tmp_path: Path, template: str) -> None:
+    path = tmp_path / "rules.toml"
+    path.write_text(_rule(template=template))
+    assert [rule.name for rule in RuleSet.load(path).rules] == ["order-shipped"]
 
 
 def test_a_missing_rules_file_is_refused(tmp_path: Path) -> None:
