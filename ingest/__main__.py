@@ -4,6 +4,7 @@ import logging
 import os
 import tempfile
 
+from ingest.redaction import SecretMask, mask_log_lines
 from ingest.settings import IngestSettings
 from shared.logs import configure_logging
 from shared.settings import load_settings_or_exit
@@ -14,6 +15,8 @@ log = logging.getLogger("ingest")
 def main() -> None:
     settings = load_settings_or_exit(IngestSettings)
     configure_logging("ingest", settings.log_level)
+    # Before gunicorn starts: its workers inherit the masked handler.
+    mask_log_lines(SecretMask(settings.tokens))
     log.info(
         "ingest starting",
         extra={

@@ -37,7 +37,9 @@ def webhook_blueprint(
     blueprint = Blueprint("ingest", __name__)
     metrics = sink_registry(sink)
 
-    @blueprint.before_request
+    # Every request's, not only this blueprint's: the app's body limit, which runs after
+    # it, may refuse a webhook before its route is reached.
+    @blueprint.before_app_request
     def start_clock() -> None:
         g.arrived_at = time.monotonic()
 
@@ -86,8 +88,9 @@ def webhook_blueprint(
     def parse(query: Query) -> NativeWebhook | CloudEvent:
         received_at = datetime.now(UTC)
         if webhook_kind(request.method, query) is WebhookKind.NATIVE:
-            return native_webhook(request.get_data(cache=False), query, received_at, types)
-        # A workflow webhook's body is never read, however large.
+            # Read already, within the limit: ingest.app's body limit.
+            return native_webhook(request.get_data(), query, received_at, types)
+        # A workflow webhook's body means nothing; only its size was checked.
         return raw_event(request.method, query, received_at, types)
 
     @blueprint.errorhandler(SinkUnavailable)

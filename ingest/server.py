@@ -21,6 +21,7 @@ from ingest.access import masked_path, masked_query, masked_text
 from ingest.metrics import MULTIPROCESS_DIR_VARIABLE
 from ingest.settings import IngestSettings
 from ingest.wiring import Durability, build_worker
+from ingest.worker import JsonErrorWorker
 
 
 class JsonLogger(Logger):  # type: ignore[misc]  # gunicorn ships no type hints
@@ -30,7 +31,8 @@ class JsonLogger(Logger):  # type: ignore[misc]  # gunicorn ships no type hints
     follows ``/webhook/`` in the path and every ``token`` value in the query. It leaves out
     the request line and the referer, which hold the URL unmasked. Gunicorn's own messages
     name requests too (``POST /webhook/<token>`` at debug level, a bad request line as a
-    warning): they are masked as well.
+    warning): they are masked as well. A configured token anywhere else (a wrong path,
+    another parameter, a header) is masked in every line by :mod:`ingest.redaction`.
     """
 
     def setup(self, cfg: Any) -> None:
@@ -53,6 +55,8 @@ class JsonLogger(Logger):  # type: ignore[misc]  # gunicorn ships no type hints
                 "response_bytes": getattr(resp, "sent", None),
                 "remote_addr": environ.get("REMOTE_ADDR"),
                 "user_agent": environ.get("HTTP_USER_AGENT"),
+                # Set by the proxy in front (deploy/nginx/), which logs it too.
+                "request_id": environ.get("HTTP_X_REQUEST_ID"),
             },
         )
 
@@ -66,7 +70,8 @@ def _mask_secrets(record: logging.LogRecord) -> bool:
 def gunicorn_options(settings: IngestSettings) -> dict[str, Any]:
     return {
         "bind": [f"0.0.0.0:{settings.ingest_port}"],
-        "worker_class": "gthread",
+        # Gunicorn's threaded worker, its own refusals answered as JSON.
+        "worker_class": JsonErrorWorker,
         "workers": settings.ingest_workers,
         "threads": settings.ingest_threads,
         "preload_app": False,

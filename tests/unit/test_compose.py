@@ -1,22 +1,18 @@
 """docker-compose.yml cannot run here (no Docker engine), so check it against the code:
 every command exists, every variable it sets is one its service reads, topics agree,
-consumers scale, every service has a healthcheck that works."""
+consumers scale, every service has a healthcheck (that it works, against a served port:
+tests/integration/test_compose_healthchecks.py)."""
 
 import importlib.util
 import re
-import subprocess
-import sys
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from ipaddress import IPv4Address, ip_network
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 import yaml
 from pydantic_settings import BaseSettings
 
-from devstack.broker import free_port
 from enricher.settings import EnricherSettings
 from ingest.server import gunicorn_options
 from ingest.settings import IngestSettings
@@ -155,6 +151,50 @@ def test_services_get_longer_to_stop_than_their_own_shutdown_bound(
         assert _seconds(services[name]["stop_grace_period"]) > float(bound), name
 
 
+def _address_on(spec: dict[str, Any], network: str) -> IPv4Address:
+    return IPv4Address(spec["networks"][network]["ipv4_address"])
+
+
+def test_ingest_is_reached_only_through_the_proxy(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    ingest, proxy = services["ingest"], services["proxy"]
+    assert "ports" not in ingest
+    (published,) = proxy["ports"]
+    assert published == f"${{INGEST_HOST_PORT:-8000}}:{proxy['environment']['INGEST_PROXY_PORT']}"
+    assert set(proxy["networks"]) == {"ingest-proxy"}
+    assert set(ingest["networks"]) == {"default", "ingest-proxy"}
+    subnet = ip_network(compose["networks"]["ingest-proxy"]["ipam"]["config"][0]["subnet"])
+    ingest_address = _address_on(ingest, "ingest-proxy")
+    proxy_address = _address_on(proxy, "ingest-proxy")
+    assert {ingest_address, proxy_address} <= set(subnet.hosts())
+    upstream = f"{ingest_address}:{value_of(ingest['environment']['INGEST_PORT'])}"
+    assert proxy["environment"]["INGEST_UPSTREAM"] == upstream
+    # Ingest believes the X-Forwarded-For of the proxy, and of nothing else.
+    trusted = IngestSettings(ingest_trusted_proxies=ingest["environment"]["INGEST_TRUSTED_PROXIES"])
+    assert trusted.ingest_trusted_proxies == (ip_network(proxy_address),)
+
+
+def test_the_proxy_refuses_the_bodies_ingest_would(compose: dict[str, Any]) -> None:
+    limits = {
+        value_of(compose["services"][name]["environment"]["INGEST_MAX_BODY_BYTES"])
+        for name in ("ingest", "proxy")
+    }
+    assert limits == {str(IngestSettings.model_fields["ingest_max_body_bytes"].default)}
+
+
+def test_the_proxy_fills_in_every_variable_of_its_template(compose: dict[str, Any]) -> None:
+    proxy = compose["services"]["proxy"]
+    (mount,) = proxy["volumes"]
+    source, target, mode = mount.split(":")
+    template = ROOT / source
+    assert target == f"/etc/nginx/templates/{template.name}"
+    assert mode == "ro"
+    used = set(re.findall(r"\$\{(\w+)\}", template.read_text()))
+    given = set(proxy["environment"])
+    assert used == {name for name in given if name.startswith("INGEST_")}
+    assert all(re.match(proxy["environment"]["NGINX_ENVSUBST_FILTER"], name) for name in used)
+
+
 def test_the_notifiers_share_one_postgresql_ledger(compose: dict[str, Any]) -> None:
     notifier = compose["services"]["notifier"]
     url = value_of(notifier["environment"]["NOTIFIER_DATABASE_URL"])
@@ -186,69 +226,3 @@ def test_every_long_running_service_has_a_healthcheck(compose: dict[str, Any]) -
     for name, spec in compose["services"].items():
         if name not in _one_shot_jobs(compose):
             assert spec.get("healthcheck", {}).get("test"), f"{name} has no healthcheck"
-
-
-class _Probed(BaseHTTPRequestHandler):
-    status = 200
-    paths: ClassVar[list[str]] = []
-
-    def do_GET(self) -> None:
-        self.paths.append(self.path)
-        self.send_response(self.status)
-        self.end_headers()
-
-    def log_message(self, *_: Any) -> None:
-        """Quiet: the test reads ``paths`` instead."""
-
-
-@pytest.fixture
-def probed() -> Iterator[tuple[ThreadingHTTPServer, type[_Probed]]]:
-    handler = type("Handler", (_Probed,), {"paths": []})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server, handler
-    server.shutdown()
-    server.server_close()
-
-
-def _run_probe(code: str, port_variable: str, port: int) -> int:
-    return subprocess.run(
-        [sys.executable, "-c", code],
-        env={port_variable: str(port)},
-        capture_output=True,
-        timeout=30,
-        check=False,
-    ).returncode
-
-
-@pytest.mark.parametrize(
-    ("service", "path"),
-    [("ingest", "/readyz"), ("enricher", "/healthz"), ("notifier", "/healthz")],
-)
-def test_the_http_healthchecks_ask_the_port_the_service_serves(
-    compose: dict[str, Any],
-    probed: tuple[ThreadingHTTPServer, type[_Probed]],
-    service: str,
-    path: str,
-) -> None:
-    spec = compose["services"][service]
-    command = spec["healthcheck"]["test"]
-    assert command[:3] == ["CMD", "python", "-c"], command
-    (port_variable,) = re.findall(r"os\.environ\['(\w+)'\]", command[3])
-    assert int(value_of(spec["environment"][port_variable])) > 0
-    server, handler = probed
-
-    assert _run_probe(command[3], port_variable, server.server_address[1]) == 0
-    assert handler.paths == [path]
-    handler.status = 503
-    assert _run_probe(command[3], port_variable, server.server_address[1]) != 0
-
-
-def test_the_sandbox_healthcheck_needs_its_port_to_answer(
-    compose: dict[str, Any], probed: tuple[ThreadingHTTPServer, type[_Probed]]
-) -> None:
-    code = compose["services"]["sandbox"]["healthcheck"]["test"][3]
-    server, _ = probed
-    assert _run_probe(code, "SANDBOX_PORT", server.server_address[1]) == 0
-    assert _run_probe(code, "SANDBOX_PORT", free_port()) != 0

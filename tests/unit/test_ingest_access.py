@@ -204,6 +204,7 @@ def test_gunicorns_access_log_masks_the_token(
         "REMOTE_ADDR": "192.0.2.1",
         "HTTP_REFERER": f"http://x{path}?{query}",
         "HTTP_USER_AGENT": "Kladana webhook touch agent 2.0",
+        "HTTP_X_REQUEST_ID": "3f2a",
     }
     with caplog.at_level(logging.INFO, logger="gunicorn.access"):
         logger.access(response, None, environ, timedelta(milliseconds=12))
@@ -214,6 +215,7 @@ def test_gunicorns_access_log_masks_the_token(
     assert line.__dict__["status"] == 202
     assert line.__dict__["response_bytes"] == 42
     assert line.__dict__["duration_ms"] == 12.0
+    assert line.__dict__["request_id"] == "3f2a"  # the proxy's, to match its log line
     assert line.__dict__["path"] in ("/webhook", "/webhook/****")
     assert line.__dict__["query"] in ("id=1&type=Move", "id=1&token=****")
     assert SECRET_TEXT not in repr(line.__dict__)

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+from gunicorn.workers.gthread import ThreadWorker
 
 from ingest.server import IngestServer, JsonLogger, gunicorn_options
 from ingest.settings import (
@@ -11,6 +12,7 @@ from ingest.settings import (
     SPOOL_WRITE_RESERVE_MS,
     IngestSettings,
 )
+from ingest.worker import JsonErrorWorker
 from shared.errors import SettingsError
 from shared.settings import environment_variables, load_settings
 
@@ -126,7 +128,7 @@ def test_gunicorn_runs_gthread_workers_from_the_settings() -> None:
     settings = IngestSettings(ingest_port=9123, ingest_workers=3, ingest_threads=5)
     options = gunicorn_options(settings)
     assert options["bind"] == ["0.0.0.0:9123"]
-    assert options["worker_class"] == "gthread"
+    assert issubclass(options["worker_class"], ThreadWorker)
     assert (options["workers"], options["threads"]) == (3, 5)
     # Each worker must build its Kafka producer after the fork.
     assert options["preload_app"] is False
@@ -138,7 +140,7 @@ def test_gunicorn_accepts_the_configuration() -> None:
     )
     config = IngestServer(settings).cfg
     assert config.bind == ["0.0.0.0:9123"]
-    assert config.worker_class_str == "gthread"
+    assert config.worker_class is JsonErrorWorker
     assert (config.workers, config.threads) == (3, 5)
     assert config.preload_app is False
     assert config.loglevel == "debug"
