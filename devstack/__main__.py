@@ -2,8 +2,13 @@
 
 Starts the embedded broker, creates the topics, starts the Kladana sandbox (unless
 KLADANA_TOKEN is set, in which case the enricher talks to the real Kladana API) and
-the three services, prints the curl command that triggers the seed example, and
-stops everything on Ctrl-C or when any service exits.
+the three services, prints the curl command that triggers the seed example, and runs
+until Ctrl-C (or SIGTERM) stops everything.
+
+A service that dies is restarted (see :mod:`devstack.supervisor`): the broker keeps every
+event in memory, so stopping the stack would lose the webhooks ingest already accepted.
+The broker dying loses them anyway, and a new broker would be an empty cluster without
+the topics: then the stack stops.
 """
 
 import os
@@ -12,7 +17,9 @@ import sys
 from pathlib import Path
 
 from devstack.broker import EmbeddedBroker, free_port, wait_for_port
-from devstack.processes import ServiceProcess
+from devstack.processes import ServiceProcess, describe_exit
+from devstack.restart_policy import RestartPolicy
+from devstack.supervisor import Supervisor
 from shared.lifecycle import stop_on_signals
 from shared.settings import load_settings_or_exit
 from shared.topics import TopicSettings, ensure_topics, pipeline_topics
@@ -20,6 +27,8 @@ from shared.topics import TopicSettings, ensure_topics, pipeline_topics
 SEED_DOCUMENT_ID = "34efe2ee-015e-11e6-9464-e4de0000006b"
 SANDBOX_TOKEN = "sandbox-token"  # noqa: S105 - the sandbox's public demo token
 LOG_DIR = Path(".devstack")
+LOOPBACK = "127.0.0.1"
+EVERY_INTERFACE = "0.0.0.0"  # noqa: S104 - ingest binds it only when INGEST_HOST says so
 
 
 def _port(variable: str, preferred: int) -> int:
@@ -28,23 +37,63 @@ def _port(variable: str, preferred: int) -> int:
         return int(os.environ[variable])
     with socket.socket() as probe:
         try:
-            probe.bind(("127.0.0.1", preferred))
+            probe.bind((LOOPBACK, preferred))
         except OSError:
             return free_port()
     return preferred
 
 
+def _local_address(host: str) -> str:
+    """Where this machine reaches a server that listens on ``host``."""
+    return LOOPBACK if host == EVERY_INTERFACE else host
+
+
+def _say(message: str) -> None:
+    print(f"devstack: {message}", file=sys.stderr, flush=True)
+
+
+def _banner(bootstrap: str, *, real_kladana: bool, ingest_host: str, ingest_url: str) -> str:
+    if os.environ.get("INGEST_TOKEN"):
+        query_end = "&token=<INGEST_TOKEN>"
+        access = "requires one of the INGEST_TOKEN secrets as &token=<secret>"
+    else:
+        query_end = ""
+        access = (
+            "takes webhooks without a token (start with INGEST_TOKEN=<secret> make run "
+            "to require &token=<secret> in the URL)"
+        )
+    reach = (
+        f" only (start with INGEST_HOST={EVERY_INTERFACE} make run to take webhooks from "
+        "other machines)"
+        if ingest_host == LOOPBACK
+        else ""
+    )
+    return (
+        f"\nkladana-pipeline is running (broker {bootstrap}, "
+        f"{'real Kladana API' if real_kladana else 'Kladana sandbox'}); "
+        f"logs in {LOG_DIR}/. Trigger the seed example with:\n\n"
+        f'  curl -X POST "{ingest_url}/webhook'
+        f'?id={SEED_DOCUMENT_ID}&type=CustomerOrder{query_end}"\n\n'
+        f"Ingest listens on {ingest_host}{reach} and {access}.\n"
+        "The SMS is printed here. A service that dies is restarted. "
+        "Ctrl-C stops everything.\n"
+    )
+
+
 def main() -> int:
     stop = stop_on_signals()
     real_kladana = bool(os.environ.get("KLADANA_TOKEN"))
+    ingest_host = os.environ.get("INGEST_HOST", LOOPBACK)
     ingest_port = _port("INGEST_PORT", 8000)
     broker = EmbeddedBroker(port=_port("BROKER_PORT", 9092), log_path=LOG_DIR / "broker.log")
     LOG_DIR.mkdir(exist_ok=True)
-    services: list[ServiceProcess] = []
+    services = Supervisor(RestartPolicy(), say=_say)
     try:
         bootstrap = broker.start()
+        _say(f"broker started (pid {broker.pid})")
         environment = {
             "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+            "INGEST_HOST": ingest_host,
             "INGEST_PORT": str(ingest_port),
             "INGEST_SPOOL_DIR": os.environ.get("INGEST_SPOOL_DIR", str(LOG_DIR / "ingest-spool")),
             "NOTIFIER_DATABASE_URL": os.environ.get(
@@ -62,37 +111,38 @@ def main() -> int:
             environment |= {
                 "SANDBOX_PORT": str(sandbox_port),
                 "SANDBOX_TOKEN": SANDBOX_TOKEN,
-                "KLADANA_API_URL": f"http://127.0.0.1:{sandbox_port}/api/remap/1.2",
+                "KLADANA_API_URL": f"http://{LOOPBACK}:{sandbox_port}/api/remap/1.2",
                 "KLADANA_TOKEN": SANDBOX_TOKEN,
             }
-            services.append(ServiceProcess("sandbox", environment, log_dir=LOG_DIR).start())
+            services.start(ServiceProcess("sandbox", environment, log_dir=LOG_DIR))
         for module in ("ingest", "enricher", "notifier"):
-            services.append(ServiceProcess(module, environment, log_dir=LOG_DIR).start())
-        wait_for_port("127.0.0.1", ingest_port, timeout_s=30)
+            services.start(ServiceProcess(module, environment, log_dir=LOG_DIR))
+        ingest_address = _local_address(ingest_host)
+        wait_for_port(ingest_address, ingest_port, timeout_s=30)
         print(
-            f"\nkladana-pipeline is running (broker {bootstrap}, "
-            f"{'real Kladana API' if real_kladana else 'Kladana sandbox'}); "
-            f"logs in {LOG_DIR}/. Trigger the seed example with:\n\n"
-            f'  curl -X POST "http://127.0.0.1:{ingest_port}/webhook'
-            f'?id={SEED_DOCUMENT_ID}&type=CustomerOrder"\n\n'
-            "The SMS is printed here. Ctrl-C stops everything.\n",
+            _banner(
+                bootstrap,
+                real_kladana=real_kladana,
+                ingest_host=ingest_host,
+                ingest_url=f"http://{ingest_address}:{ingest_port}",
+            ),
             flush=True,
         )
         while not stop.is_set():
-            exited = [s for s in services if s.exit_code() is not None]
-            if exited:
-                for service in exited:
-                    print(
-                        f"{service.module} exited with {service.exit_code()}; "
-                        f"see {service.log_path}",
-                        file=sys.stderr,
-                    )
+            # The broker first: services that lost it die too, and are not to be restarted.
+            broker_exit = broker.exit_code()
+            if broker_exit is not None:
+                _say(
+                    f"the broker (pid {broker.pid}) {describe_exit(broker_exit)}. It kept "
+                    "every event in memory, so they are lost, and a new broker would be an "
+                    "empty cluster: stopping everything; make run starts afresh."
+                )
                 return 1
+            services.check()
             stop.wait(0.5)
         return 0
     finally:
-        for service in reversed(services):
-            service.stop()
+        services.stop()
         broker.stop()
 
 

@@ -72,6 +72,10 @@ class EmbeddedBroker:
         assert self._process is not None, "not started"
         return self._process.pid
 
+    def exit_code(self) -> int | None:
+        """None while it runs."""
+        return None if self._process is None else self._process.poll()
+
     def signal(self, signum: signal.Signals) -> None:
         """Send ``signum`` to the running broker. It keeps everything in memory, so
         SIGSTOP/SIGCONT pause it harmlessly; SIGKILL would lose every topic."""

@@ -12,6 +12,17 @@ from pathlib import Path
 from typing import IO
 
 
+def describe_exit(returncode: int) -> str:
+    """``exited with status 1`` or ``was killed by SIGKILL`` (Popen's negative code)."""
+    if returncode >= 0:
+        return f"exited with status {returncode}"
+    try:
+        name = signal.Signals(-returncode).name
+    except ValueError:  # a real-time signal has no name
+        name = f"signal {-returncode}"
+    return f"was killed by {name}"
+
+
 class ServiceProcess:
     """``python -m <module>`` with extra environment, its stderr (the JSON logs) in a file."""
 
@@ -30,6 +41,7 @@ class ServiceProcess:
         self._process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> "ServiceProcess":
+        """Start it; again after it exited, to restart it (its log goes on in the same file)."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             self._process = subprocess.Popen(

@@ -69,7 +69,7 @@ def _mask_secrets(record: logging.LogRecord) -> bool:
 
 def gunicorn_options(settings: IngestSettings) -> dict[str, Any]:
     return {
-        "bind": [f"0.0.0.0:{settings.ingest_port}"],
+        "bind": [f"{settings.ingest_host}:{settings.ingest_port}"],
         # Gunicorn's threaded worker, its own refusals answered as JSON.
         "worker_class": JsonErrorWorker,
         "workers": settings.ingest_workers,

@@ -34,6 +34,8 @@ Networks = Annotated[tuple[IPv4Network | IPv6Network, ...], NoDecode, BeforeVali
 
 
 class IngestSettings(KafkaSettings):
+    ingest_host: str = "0.0.0.0"  # noqa: S104 - in its container, behind the proxy
+    """The address ingest listens on; ``make run`` makes it 127.0.0.1 unless told otherwise."""
     ingest_port: int = Field(default=8000, ge=1, le=65535)
     ingest_token: SecretStr | None = Field(default=None, min_length=1)
     """When set, every webhook must carry one of these comma-separated secrets, as
