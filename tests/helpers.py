@@ -26,6 +26,22 @@ SEED_SMS = (
 )
 
 
+def native_webhook_body(document_id: str, entity: str = "move") -> dict[str, Any]:
+    """A native webhook's JSON body with one UPDATE event of ``entity`` ``document_id``."""
+    return {
+        "events": [
+            {
+                "meta": {
+                    "type": entity,
+                    "href": f"https://api.kladana.com/api/remap/1.2/entity/{entity}/{document_id}",
+                },
+                "action": "UPDATE",
+                "accountId": "84e60e93-f7b2-11e5-7a69-971500188b19",
+            }
+        ]
+    }
+
+
 def wait_until(condition: Callable[[], bool], *, timeout_s: float = 60) -> bool:
     """Poll ``condition`` until it holds; False if it still does not after ``timeout_s``."""
     deadline = time.monotonic() + timeout_s

@@ -12,7 +12,7 @@ import requests
 from devstack.broker import free_port, wait_for_port
 from devstack.processes import ServiceProcess
 from tests.conftest import PipelineTopics
-from tests.helpers import wait_until
+from tests.helpers import native_webhook_body, wait_until
 
 pytestmark = pytest.mark.broker
 
@@ -20,18 +20,7 @@ DOCUMENT_ID = "34efe2ee-015e-11e6-9464-e4de0000006b"
 SECRET = "pr0cess-s3cret"
 NEXT_SECRET = "n3xt-pr0cess-s3cret"
 WRONG = "wr0ng-gu3ss"
-NATIVE_BODY = {
-    "events": [
-        {
-            "meta": {
-                "type": "move",
-                "href": f"https://api.kladana.com/api/remap/1.2/entity/move/{DOCUMENT_ID}",
-            },
-            "action": "UPDATE",
-            "accountId": "84e60e93-f7b2-11e5-7a69-971500188b19",
-        }
-    ]
-}
+NATIVE_BODY = native_webhook_body(DOCUMENT_ID)
 
 
 def _ready(base_url: str) -> bool:

@@ -12,24 +12,14 @@ from werkzeug.test import TestResponse
 
 from ingest.settings import IngestSettings
 from ingest.wiring import build_app
+from tests.helpers import native_webhook_body
 from tests.unit.ingest_fakes import RecordingSink
 
 LIMIT = 1000
 DOCUMENT_ID = "34efe2ee-015e-11e6-9464-e4de0000006b"
 WORKFLOW = f"/webhook?id={DOCUMENT_ID}&type=Move"
 NATIVE = "/webhook?requestId=r-1"
-NATIVE_BODY = {
-    "events": [
-        {
-            "meta": {
-                "type": "move",
-                "href": f"https://api.kladana.com/api/remap/1.2/entity/move/{DOCUMENT_ID}",
-            },
-            "action": "UPDATE",
-            "accountId": "84e60e93-f7b2-11e5-7a69-971500188b19",
-        }
-    ]
-}
+NATIVE_BODY = native_webhook_body(DOCUMENT_ID)
 # What gunicorn puts in every environ: it ends a chunked body itself, so the app may read
 # a body that has no Content-Length (without it werkzeug hands the app an empty body).
 GUNICORN = {"wsgi.input_terminated": True}

@@ -17,6 +17,7 @@ from pythonjsonlogger.json import JsonFormatter
 from ingest.redaction import SecretMask, mask_log_lines
 from ingest.settings import IngestSettings
 from ingest.wiring import build_app
+from tests.helpers import native_webhook_body
 from tests.unit.ingest_fakes import RecordingSink
 
 SECRET = "s3cret-Tökén"
@@ -127,18 +128,7 @@ def test_a_token_sent_as_a_repeated_parameter_name_is_not_echoed(client: FlaskCl
 
 
 def test_a_token_sent_as_the_request_id_is_not_echoed(client: FlaskClient) -> None:
-    body = {
-        "events": [
-            {
-                "meta": {
-                    "type": "move",
-                    "href": f"https://api.kladana.com/api/remap/1.2/entity/move/{DOCUMENT_ID}",
-                },
-                "action": "UPDATE",
-                "accountId": "84e60e93-f7b2-11e5-7a69-971500188b19",
-            }
-        ]
-    }
+    body = native_webhook_body(DOCUMENT_ID)
     response = client.post(
         "/webhook", query_string={"requestId": ASCII_SECRET, "token": ASCII_SECRET}, json=body
     )
