@@ -5,8 +5,9 @@ A key's records share one Kladana call per document (:meth:`EnrichHandler.for_ke
 several webhooks for a document waiting in one batch cost one fetch, and each still gets
 its own enriched event. What a failure costs is decided by the runtime from the error's
 class (``enricher/errors.py``): a 5xx, 429 or timeout is retried, a refused token halts,
-anything permanent is dead-lettered. The one outcome decided here is a 404: the dead
-letter goes out together with a "document unavailable" event for subscribers.
+anything permanent (a type this user may not see included) is dead-lettered. The one
+outcome decided here is a 404: the dead letter goes out together with a "document
+unavailable" event for subscribers.
 """
 
 import logging
@@ -97,7 +98,9 @@ class EnrichHandler:
         entity, document_id = request.fetch_key
         outcome: Fetched
         try:
-            outcome = self._client.fetch_document(entity, document_id)
+            outcome = self._client.fetch_document(
+                entity, document_id, request.transaction_type.expand
+            )
         except PermanentError as error:
             outcome = error
         fetched[request.fetch_key] = outcome

@@ -20,6 +20,7 @@ from enricher.kladana_values import (
     optional_money,
     text_at,
 )
+from enricher.links import balance_due, links_of, paid
 from enricher.positions import positions_of
 from shared.kladana_types import TransactionType
 
@@ -32,6 +33,8 @@ def to_document(
     if not isinstance(document_id, str) or not document_id:
         raise InvalidDocument("Kladana's document has no id")
     currency = _currency(kladana)
+    total = _sum(kladana.get("sum"), currency)
+    paid_sum = paid(kladana, currency)
     return {
         "id": document_id,
         "type": transaction_type.name,
@@ -39,15 +42,16 @@ def to_document(
         "href": text_at(object_at(kladana.get("meta")), "href"),
         "number": text_at(kladana, "name"),
         "moment": _moment(kladana.get("moment"), timezone),
-        "sum": _sum(kladana.get("sum"), currency),
+        "sum": total,
         "state": text_at(object_at(kladana.get("state")), "name"),
         "agent": counterparty(object_at(kladana.get("agent")), timezone),
         "organization": _organization(object_at(kladana.get("organization"))),
-        # Kladana's field table says paidSum where its examples say payedSum.
-        "paid": optional_money(_first_present(kladana, "payedSum", "paidSum"), currency),
+        "paid": paid_sum,
         "shipped": optional_money(kladana.get("shippedSum"), currency),
         "attributes": attributes_by_name(kladana.get("attributes"), timezone),
         **positions_of(kladana, currency),
+        "links": links_of(kladana, transaction_type, currency),
+        "balance_due": balance_due(total, paid_sum, currency),
     }
 
 
@@ -72,10 +76,6 @@ def _sum(value: Any, currency: str | None) -> dict[str, Any] | None:
 def _currency(kladana: Mapping[str, Any]) -> str | None:
     rate = object_at(kladana.get("rate"))
     return text_at(object_at(rate.get("currency")) if rate is not None else None, "isoCode")
-
-
-def _first_present(kladana: Mapping[str, Any], *keys: str) -> Any:
-    return next((kladana[key] for key in keys if kladana.get(key) is not None), None)
 
 
 def _organization(organization: Mapping[str, Any] | None) -> dict[str, str | None] | None:

@@ -1,8 +1,10 @@
 """What can go wrong while enriching, sorted into retriable, permanent and "halt".
 
-A bad token (401/403) is no event's fault, so it must never dead-letter one. It is a
-:class:`~shared.errors.ConfigurationError`, on which the consumer runtime halts: stops
-consuming, reports not ready, commits nothing.
+A bad token (401, or a 403 about no type in particular) is no event's fault, so it must
+never dead-letter one. It is a :class:`~shared.errors.ConfigurationError`, on which the
+consumer runtime halts: stops consuming, reports not ready, commits nothing. A 403 that
+refuses one type of document (code 1016) is that type's events' fault only:
+:class:`TypeForbidden`, dead-lettered, and everything else keeps flowing.
 
 Every error built from a Kladana answer carries ``status`` (``None`` when no answer came)
 and ``body`` (Kladana's error body, truncated, the token scrubbed) for dead-letter headers.
@@ -46,7 +48,12 @@ class NoRequestSlot(KladanaUnavailable):
 
 
 class KladanaAuthFailed(KladanaAnswer, ConfigurationError):
-    """Kladana refused our token (401/403)."""
+    """Kladana refused our token (401, or a 403 that names no type)."""
+
+
+class TypeForbidden(KladanaAnswer, PermanentError):
+    """This user may not see this type of document (403, code 1016, or an error naming the
+    type): only that type's events are dead-lettered, with reason ``forbidden: ...``."""
 
 
 class DocumentNotFound(KladanaAnswer, PermanentError):

@@ -1,6 +1,6 @@
 """Pure steps of enriching: read a raw event, build the events that answer it.
 
-The batch processor (``enricher/processor.py``) calls Kladana between these steps and
+The handler (``enricher/document_handler.py``) calls Kladana between these steps and
 publishes what they build; nothing here does I/O.
 """
 
@@ -34,7 +34,9 @@ _UNAVAILABLE_IDS = uuid.UUID("0c2a5d7e-8b4f-4c3a-b1d9-5e6f7a8b9c02")
 
 
 class DocumentSource(Protocol):
-    def fetch_document(self, entity: str, document_id: str) -> dict[str, Any]: ...
+    def fetch_document(
+        self, entity: str, document_id: str, expand: tuple[str, ...] = ()
+    ) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)

@@ -4,14 +4,19 @@ Rules from Kladana's docs: ``Accept-Encoding: gzip`` is mandatory (else 415), th
 goes in ``Authorization: Bearer``, 429 and 5xx may be retried, other 4xx must not be,
 and ``X-Lognex-Retry-After`` is in milliseconds.
 
+A document is fetched with the ``expand`` its type asks for (``shared/kladana_types.py``).
+Should Kladana refuse that expand anyway (400/412 naming ``expand``, code 1089), the
+document is fetched once more without it: a refused expand never costs the document.
+
 Each call makes ONE attempt inside a :class:`~enricher.limiter.RequestLimiter` slot and
 feeds the answer's rate-limit headers back to the limiter; retrying is the caller's job.
 """
 
 import json
+import logging
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -24,23 +29,23 @@ from enricher.errors import (
     KladanaAuthFailed,
     KladanaRejected,
     KladanaUnavailable,
+    TypeForbidden,
 )
 from enricher.limiter import RequestLimiter
 from enricher.metrics import KladanaMetrics, default_enricher_metrics
 from shared.errors import PipelineError
 
-# One request per document: every reference a subscriber needs, at most 2 levels deep
-# (Kladana allows 3). Collections (positions, contact persons) come with at most 100
-# rows; docs/enricher.md "What an enriched document holds".
-EXPAND = (
-    "agent,agent.contactpersons,state,organization,rate.currency,positions,positions.assortment"
-)
+log = logging.getLogger(__name__)
 
 # Kladana's rate bucket refills over 3 s: a 429 that does not say how long to wait
 # waits that long, so the client never hammers through 429s (which gets it banned).
 RATE_WINDOW_S = 3.0
 # "Too many parallel requests": Kladana is serving more of ours than the limiter counts.
 PARALLEL_LIMIT_CODE = 1073
+# "Access denied: you do not have permission to view this item": one type, not the token.
+TYPE_FORBIDDEN_CODE = 1016
+# "Expand field {path} is not supported".
+EXPAND_UNSUPPORTED_CODE = 1089
 _DETAIL_LIMIT = 200
 # Error bodies travel in dead-letter headers: enough for Kladana's JSON errors, not a page.
 _BODY_LIMIT = 1000
@@ -67,13 +72,26 @@ class KladanaClient:
         self._limiter = limiter
         self._metrics = metrics or default_enricher_metrics().kladana
 
-    def fetch_document(self, entity: str, document_id: str) -> dict[str, Any]:
-        """The document with the references in :data:`EXPAND` inlined."""
+    def fetch_document(
+        self, entity: str, document_id: str, expand: tuple[str, ...] = ()
+    ) -> dict[str, Any]:
+        """The document with the references in ``expand`` inlined, or without them when
+        Kladana refuses to expand them."""
+        try:
+            return self._fetch(entity, document_id, expand)
+        except ExpandRefused as refused:
+            log.warning(
+                "Kladana refused the expand; fetching without it",
+                extra={"entity": entity, "expand": ",".join(expand), "reason": str(refused)},
+            )
+            self._metrics.expand_refused.labels(entity).inc()
+            return self._fetch(entity, document_id, ())
+
+    def _fetch(self, entity: str, document_id: str, expand: tuple[str, ...]) -> dict[str, Any]:
         what = f"{entity}/{document_id}"
-        url = (
-            f"{self._base_url}/entity/{quote(entity, safe='')}/{quote(document_id, safe='')}"
-            f"?expand={EXPAND}"
-        )
+        url = f"{self._base_url}/entity/{quote(entity, safe='')}/{quote(document_id, safe='')}"
+        if expand:
+            url += f"?expand={','.join(expand)}"
         headers = {
             "Authorization": f"Bearer {self._token.get_secret_value()}",
             "Accept-Encoding": "gzip",
@@ -96,7 +114,7 @@ class KladanaClient:
             for code in sorted(str(code) for code in codes) or ["none"]:
                 self._metrics.rate_limited.labels(code).inc()
         if not response.ok:
-            raise self._error_for(response, what)
+            raise self._error_for(response, what, entity=entity, expanded=bool(expand))
         try:
             document = response.json()
         except requests.JSONDecodeError as error:
@@ -139,14 +157,20 @@ class KladanaClient:
         self._metrics.requests.labels(f"{response.status_code // 100}xx").inc()
         return response
 
-    def _error_for(self, response: requests.Response, what: str) -> PipelineError:
+    def _error_for(
+        self, response: requests.Response, what: str, *, entity: str, expanded: bool
+    ) -> PipelineError:
         status = response.status_code
         # Scrubbed before anything shortens it: a cut token would no longer match.
         scrubbed = self._scrubbed(response.text)
         message = f"Kladana answered {status} for {what}: {describe_error_body(scrubbed)}"
         body = _truncated(scrubbed)
+        if status == 403 and is_type_forbidden(scrubbed, entity):
+            return TypeForbidden(f"forbidden: {message}", status=status, body=body)
         if status in (401, 403):
             return KladanaAuthFailed(message, status=status, body=body)
+        if expanded and status in (400, 412) and is_expand_refusal(scrubbed):
+            return ExpandRefused(message, status=status, body=body)
         if status == 404:
             return DocumentNotFound(message, status=status, body=body)
         if status == 429 or status >= 500:
@@ -160,6 +184,10 @@ class KladanaClient:
     def _scrubbed(self, text: str) -> str:
         """``text`` without our token: gateways may echo the request back."""
         return text.replace(self._token.get_secret_value(), "[token]")
+
+
+class ExpandRefused(KladanaRejected):
+    """Kladana refused the ``expand`` of the request: the client fetches again without it."""
 
 
 def _truncated(body: str) -> str:
@@ -193,11 +221,41 @@ def retry_after_s(headers: Mapping[str, str]) -> float | None:
 
 def error_codes(text: str) -> set[int]:
     """The ``code`` of each error in a Kladana error body; none for any other body."""
+    return {e["code"] for e in _errors(text) if isinstance(e.get("code"), int)}
+
+
+def is_type_forbidden(text: str, entity: str) -> bool:
+    """Whether a 403's body refuses one type of document (code 1016, or an error naming
+    ``entity``) rather than our token."""
+    # A whole word: the entity "move" is not named by "remove".
+    named = re.compile(rf"\b{re.escape(entity.lower())}\b")
+    return any(
+        error.get("code") == TYPE_FORBIDDEN_CODE or named.search(_error_text(error))
+        for error in _errors(text)
+    )
+
+
+def is_expand_refusal(text: str) -> bool:
+    """Whether an error body refuses the request's ``expand`` (code 1089, or an error about
+    the ``expand`` parameter)."""
+    return any(
+        error.get("code") == EXPAND_UNSUPPORTED_CODE
+        or error.get("parameter") == "expand"
+        or "expand" in _error_text(error)
+        for error in _errors(text)
+    )
+
+
+def _errors(text: str) -> Iterator[Mapping[str, Any]]:
+    """The error objects of a Kladana error body; none for any other body."""
     parsed = _parsed_or_none(text)
     errors = parsed.get("errors") if isinstance(parsed, dict) else None
-    if not isinstance(errors, list):
-        return set()
-    return {e["code"] for e in errors if isinstance(e, dict) and isinstance(e.get("code"), int)}
+    if isinstance(errors, list):
+        yield from (error for error in errors if isinstance(error, dict))
+
+
+def _error_text(error: Mapping[str, Any]) -> str:
+    return " ".join(str(error.get(key) or "") for key in ("error", "error_message")).lower()
 
 
 def describe_error_body(text: str) -> str:

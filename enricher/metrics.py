@@ -31,6 +31,13 @@ class KladanaMetrics:
             buckets=LATENCY_BUCKETS_S,
             registry=registry,
         )
+        self.expand_refused = Counter(
+            "kladana_expand_refused",
+            "Fetches whose expand Kladana refused, by entity: each was fetched again without "
+            "it (its references then arrive as bare meta).",
+            ["entity"],
+            registry=registry,
+        )
         self.fetches_saved = Counter(
             "kladana_fetches_saved",
             "Kladana calls saved by coalescing: events answered by a fetch of the same "

@@ -1,9 +1,10 @@
 """``python -m notifier check-rules FILE``: try a rules file without a broker.
 
-Validates the file exactly as start-up does, then shows each rule on a sample document
-of its type and state (or on documents given with ``--document``): whether it matched,
-who would get the SMS and its text. Exit status 0 when the file is valid, 1 when it is
-not (the rule's name and the problem on stderr), 2 for a wrong command line.
+Validates the file exactly as start-up does, then shows each rule on the sample document
+of its type, in its state when it names one (or on documents given with ``--document``):
+whether it matched, who would get the SMS and its text. Exit status 0 when the file is
+valid, 1 when it is not (the rule's name and the problem on stderr), 2 for a wrong
+command line.
 """
 
 import argparse
@@ -76,7 +77,8 @@ def check_rules(
 
 
 def _heading(rule: Rule) -> str:
-    parts = [f"{rule.name}: {rule.type} entering state {rule.state!r}"]
+    when = f" entering state {rule.state!r}" if rule.state else ", once per document"
+    parts = [f"{rule.name}: {rule.type}{when}"]
     if rule.conditions:
         parts.append("when " + " and ".join(c.describe() for c in rule.conditions))
     if rule.quiet_hours:

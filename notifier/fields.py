@@ -6,6 +6,8 @@ are chosen by the shop in Kladana: ``attributes.<name>`` (the document's additio
 fields) and ``agent.attributes.<name>`` (the counterparty's). ``agent.tags``,
 ``agent.contacts`` and both attribute families are read when the enricher provides
 them (see docs/rules.md); a document without them simply has no value there.
+``link.<name>`` reads the first of the document's ``links`` (the document a payment
+pays, a shipment ships, a return returns).
 """
 
 import enum
@@ -54,8 +56,18 @@ FIELDS: Mapping[str, Kind] = {
     "agent.email": Kind.TEXT,
     "agent.tags": Kind.TAGS,
     "organization.name": Kind.TEXT,
+    "balance_due": Kind.MONEY,
+    "link.relation": Kind.TEXT,
+    "link.type": Kind.TEXT,
+    "link.id": Kind.TEXT,
+    "link.number": Kind.TEXT,
+    "link.sum": Kind.MONEY,
+    "link.applied": Kind.MONEY,
+    "link.balance_due": Kind.MONEY,
 }
 """Every fixed field; ``title`` is derived from ``type`` (e.g. Sales Order)."""
+
+LINK = "link."
 
 ATTRIBUTE_FAMILIES = ("attributes.", "agent.attributes.")
 
@@ -98,6 +110,13 @@ def value_of(document: Mapping[str, Any], field: Field) -> object:
     return value
 
 
+def currency_of(document: Mapping[str, Any], field: Field) -> object:
+    """The currency code of the money the money ``field`` reads (``sum.amount``: ``sum``)."""
+    owner = Field(field.path.removesuffix(".amount"), field.kind)
+    money = _raw_value(document, owner)
+    return money.get("currency") if isinstance(money, Mapping) else None
+
+
 def to_decimal(value: object) -> Decimal | None:
     """A finite number from a number or numeric text; ``None`` for anything else."""
     if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
@@ -117,6 +136,10 @@ def _raw_value(document: Mapping[str, Any], field: Field) -> object:
         if field.path.startswith(family):
             owner = at_path(document, family.rstrip(".").split(".")[:-1])
             return attribute(owner, field.path[len(family) :])
+    if field.path.startswith(LINK):
+        links = document.get("links")
+        first = links[0] if isinstance(links, list) and links else None
+        return at_path(first, field.path[len(LINK) :].split("."))
     return at_path(document, field.path.split("."))
 
 

@@ -21,7 +21,15 @@ from babel.dates import format_datetime
 from babel.numbers import format_currency, format_decimal
 
 from notifier.errors import DocumentIncomplete, RuleProblem
-from notifier.fields import Field, Kind, field_named, known_names, to_decimal, value_of
+from notifier.fields import (
+    Field,
+    Kind,
+    currency_of,
+    field_named,
+    known_names,
+    to_decimal,
+    value_of,
+)
 from shared.errors import MalformedEvent
 
 DEFAULT_DATE_FORMAT = "dd.MM.yyyy"
@@ -139,7 +147,7 @@ def _shown(
     if kind is Kind.MONEY and isinstance(value, Decimal):
         if part.format != "currency":
             return format_money(value, locale)
-        currency = value_of(document, Field("sum.currency", Kind.TEXT))
+        currency = currency_of(document, part.field)
         return format_money(value, locale, currency=currency) if isinstance(currency, str) else None
     if kind is Kind.DATE:
         return format_date(str(value), zone, locale, part.format or DEFAULT_DATE_FORMAT)

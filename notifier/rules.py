@@ -1,9 +1,10 @@
 """Which enriched documents send which SMS: the rules file, checked once at start-up.
 
 Every problem a rule can have (syntax, unknown key, type, field, format, recipient,
-locale or quiet hours, a template that does not render on a sample document of the
-rule's type) is found by :meth:`RuleSet.load`, so a loaded rule never fails at send
-time for a reason of its own. The language is described in docs/rules.md.
+locale or quiet hours, a template that does not render on the sample document of the
+rule's type, a condition or recipient reading a field that type lacks) is found by
+:meth:`RuleSet.load`, so a loaded rule never fails at send time for a reason of its own.
+The language is described in docs/rules.md.
 """
 
 import tomllib
@@ -18,8 +19,16 @@ from babel import Locale, UnknownLocaleError
 
 from notifier.conditions import Condition, parse_when
 from notifier.errors import DocumentIncomplete, RuleProblem, RulesError
+from notifier.fields import Kind, value_of
 from notifier.quiet_hours import DEFAULT_ZONE, QuietHours, parse_quiet_hours
-from notifier.recipients import COUNTERPARTY, Recipient, parse_recipient, phone_field
+from notifier.recipients import (
+    COUNTERPARTY,
+    ContactPhone,
+    FieldPhone,
+    Recipient,
+    parse_recipient,
+    phone_field,
+)
 from notifier.render import Template, parse_template
 from notifier.samples import sample_document
 from notifier.segments import sms_length
@@ -29,8 +38,11 @@ DEFAULT_LOCALE = "en_IN"
 MAX_TEMPLATE_SEGMENTS = 10
 """A text longer than this many SMS segments on a sample is a mistake, not a message:
 carriers and providers cap concatenated SMS around here, and each segment is billed."""
-REQUIRED_KEYS = ("name", "type", "state", "template")
-OPTIONAL_KEYS = ("when", "recipient", "sender", "locale", "quiet_hours", "phone")
+REQUIRED_KEYS = ("name", "type", "template")
+OPTIONAL_KEYS = ("state", "when", "recipient", "sender", "locale", "quiet_hours", "phone")
+ONCE = "*"
+"""The state part of the notification key of a rule without ``state``: the same for
+every update of a document, so such a rule sends once per document."""
 ALLOWED_KEYS = (*REQUIRED_KEYS, *OPTIONAL_KEYS)
 
 
@@ -38,7 +50,8 @@ ALLOWED_KEYS = (*REQUIRED_KEYS, *OPTIONAL_KEYS)
 class PlannedMessage:
     rule: str
     state: str
-    """The document's state that triggered it."""
+    """The state part of the notification key: the document's state that triggered it,
+    or :data:`ONCE` for a rule without a state."""
     phone_text: str | None
     """The recipient's phone as written (free text) or the fixed number."""
     text: str
@@ -50,7 +63,8 @@ class PlannedMessage:
 class Rule:
     name: str
     type: str
-    state: str
+    state: str | None
+    """``None``: any state, once per document."""
     conditions: tuple[Condition, ...]
     template: Template
     recipient: Recipient
@@ -59,23 +73,24 @@ class Rule:
     quiet_hours: QuietHours | None
 
     def matches(self, document: Mapping[str, Any]) -> bool:
-        """Same type, the same state name ignoring case (people type state names), and
-        every condition holds."""
+        """Same type, the same state name ignoring case (people type state names) when the
+        rule names one, and every condition holds."""
         return self.applies_to(document) and not self.failed_conditions(document)
 
     def applies_to(self, document: Mapping[str, Any]) -> bool:
+        if document.get("type") != self.type:
+            return False
+        if self.state is None:
+            return True
         state = document.get("state")
-        return (
-            document.get("type") == self.type
-            and isinstance(state, str)
-            and state.strip().casefold() == self.state.strip().casefold()
-        )
+        return isinstance(state, str) and state.strip().casefold() == self.state.strip().casefold()
 
     def failed_conditions(self, document: Mapping[str, Any]) -> list[Condition]:
         return [condition for condition in self.conditions if not condition.holds(document)]
 
     def sample(self) -> dict[str, Any]:
-        """A sample document of this rule's type and state, with the attributes it shows."""
+        """A sample document of this rule's type and state (the type's own without one),
+        with the attributes it shows."""
         return sample_document(self.type, self.state, self.template.sample_attributes())
 
     def render(self, document: Mapping[str, Any], zone: ZoneInfo) -> str:
@@ -144,7 +159,7 @@ class RuleSet:
             ) from None
         return PlannedMessage(
             rule=rule.name,
-            state=str(document["state"]),
+            state=ONCE if rule.state is None else str(document["state"]),
             phone_text=rule.recipient.phone_text(document),
             text=text,
             sender=rule.sender,
@@ -172,7 +187,7 @@ def _checked_rule(table: dict[str, Any], timezone: ZoneInfo) -> Rule:
     for key in REQUIRED_KEYS:
         if key not in table:
             raise RuleProblem(f"missing key {key!r}")
-    for key in (*REQUIRED_KEYS, "sender", "locale", "phone"):
+    for key in (*REQUIRED_KEYS, "state", "sender", "locale", "phone"):
         value = table.get(key)
         if key in table and (not isinstance(value, str) or not value.strip()):
             raise RuleProblem(f"{key!r} must be a non-empty string")
@@ -182,7 +197,7 @@ def _checked_rule(table: dict[str, Any], timezone: ZoneInfo) -> Rule:
     rule = Rule(
         name=table["name"],
         type=table["type"],
-        state=table["state"],
+        state=table.get("state"),
         conditions=parse_when(table["when"]) if "when" in table else (),
         template=parse_template(table["template"]),
         recipient=_recipient(table),
@@ -190,14 +205,15 @@ def _checked_rule(table: dict[str, Any], timezone: ZoneInfo) -> Rule:
         locale=_locale(table.get("locale", DEFAULT_LOCALE)),
         quiet_hours=parse_quiet_hours(table["quiet_hours"]) if "quiet_hours" in table else None,
     )
-    _check_sample_text(rule, timezone)
+    sample = rule.sample()
+    _check_sample_text(rule, sample, timezone)
+    _check_fields_of_type(rule, sample)
     return rule
 
 
-def _check_sample_text(rule: "Rule", timezone: ZoneInfo) -> None:
-    """The rule's text on a sample document of its type: it renders, no placeholder shows
-    nothing, and it fits :data:`MAX_TEMPLATE_SEGMENTS` SMS segments."""
-    sample = rule.sample()
+def _check_sample_text(rule: "Rule", sample: Mapping[str, Any], timezone: ZoneInfo) -> None:
+    """The rule's text on the sample document of its type: it renders, no placeholder
+    shows nothing, and it fits :data:`MAX_TEMPLATE_SEGMENTS` SMS segments."""
     try:
         text = rule.render(sample, timezone)
     except (DocumentIncomplete, ValueError, KeyError, AttributeError, TypeError) as error:
@@ -212,6 +228,34 @@ def _check_sample_text(rule: "Rule", timezone: ZoneInfo) -> None:
             f" ({length.units} {length.encoding} characters); at most"
             f" {MAX_TEMPLATE_SEGMENTS} are allowed"
         )
+
+
+def _check_fields_of_type(rule: "Rule", sample: Mapping[str, Any]) -> None:
+    """The rule's conditions and recipient read only fields the sample of its type has."""
+    lacking = [
+        condition.field.path
+        for condition in rule.conditions
+        if condition.field.kind is not Kind.ANY
+        and value_of(sample, condition.field) is None
+        # Only "has no value" is worth testing on a field the type never has.
+        and (condition.operator, condition.operand) != ("exists", False)
+    ]
+    if lacking:
+        raise RuleProblem(
+            f"'when' {', '.join(dict.fromkeys(lacking))}: a sample {rule.type} has no such"
+            " value, so the condition can never tell documents of this type apart"
+        )
+    if _reads_counterparty(rule.recipient) and sample["agent"] is None:
+        raise RuleProblem(
+            f"recipient {rule.recipient.describe()}: a {rule.type} has no counterparty"
+            " (name a fixed phone or an attribute)"
+        )
+
+
+def _reads_counterparty(recipient: Recipient) -> bool:
+    if isinstance(recipient, FieldPhone):
+        return recipient.field.path.startswith("agent.")
+    return isinstance(recipient, ContactPhone)
 
 
 def _recipient(table: Mapping[str, Any]) -> Recipient:

@@ -39,6 +39,10 @@ class DocumentCatalog:
             return self._synthesizer.document(entity, document_id)
         return document
 
+    def linked(self, entity: str, document_id: str) -> Mapping[str, Any] | None:
+        """A document another one links to (``operations``, ``customerOrder``), if bundled."""
+        return self.find(entity, document_id, synthesize=False)
+
     def remove(self, entity: str, document_id: str) -> None:
         with self._lock:
             self._removed.add((entity, document_id))

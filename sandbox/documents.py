@@ -1,16 +1,17 @@
 """The documents the sandbox serves, and how it renders one the way Kladana does.
 
-``documents.json`` stores every referenced object (agent, state, ...) expanded, every
-collection (positions, contact persons) with all its ``rows``, and every ``href``
-relative to the API root; :func:`render` completes the hrefs with the sandbox's own URL
-and reduces references and collections that were not asked for in ``expand`` to their
-``meta``, as the real API does. An expanded collection keeps at most
-:data:`EXPANDED_ROWS_LIMIT` rows (its ``meta.size`` still counts them all); the value of
-an additional field that is a reference keeps its ``name``, expanded or not.
+``documents.json`` stores every referenced object (agent, state, ...) expanded but links to
+other documents (``operations``, ``customerOrder``...) bare, every collection (positions,
+contact persons) with all its ``rows``, and every ``href`` relative to the API root;
+:func:`render` completes the hrefs with the sandbox's own URL and reduces references and
+collections that were not asked for in ``expand`` to their ``meta``, as the real API does.
+An expanded collection keeps at most :data:`EXPANDED_ROWS_LIMIT` rows (its ``meta.size``
+still counts them all); the value of an additional field that is a reference keeps its
+``name``, expanded or not.
 """
 
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from importlib import resources
 from typing import Any
 
@@ -56,28 +57,65 @@ def expand_paths(expand: str) -> frozenset[str]:
     return frozenset(paths)
 
 
-def render(document: Mapping[str, Any], *, api_url: str, expand: frozenset[str]) -> Any:
-    """The document as the API answers it, built anew (the stored one is never changed)."""
-    return _render(document, "", api_url, expand)
+Linked = Callable[[str, str], Mapping[str, Any] | None]
+"""Finds a document by entity and id: the one a link (``customerOrder``...) points to."""
 
 
-def _render(value: Any, path: str, api_url: str, expand: frozenset[str]) -> Any:
-    if isinstance(value, list):
-        return [_render(item, path, api_url, expand) for item in value]
-    if not isinstance(value, Mapping):
-        return value
-    rendered: dict[str, Any] = {}
-    for key, item in value.items():
-        # A collection's rows are named by the collection's path: positions.assortment.
-        item_path = path if key == "rows" else f"{path}.{key}" if path else key
-        if isinstance(item, Mapping) and "meta" in item and not _stays(item_path, expand):
-            item = {"meta": item["meta"]}
-        if key == "rows" and isinstance(item, list):
-            item = item[:EXPANDED_ROWS_LIMIT]
-        if key in _HREF_KEYS and isinstance(item, str) and item.startswith("/"):
-            item = api_url + item
-        rendered[key] = _render(item, item_path, api_url, expand)
-    return rendered
+def render(
+    document: Mapping[str, Any],
+    *,
+    api_url: str,
+    expand: frozenset[str],
+    linked: Linked | None = None,
+) -> Any:
+    """The document as the API answers it, built anew (the stored one is never changed).
+
+    Links to other documents are stored as bare ``meta``; expanded, they become the
+    document ``linked`` finds (its own references following the same ``expand``).
+    """
+    return _Renderer(api_url, expand, linked).render(document, "")
+
+
+class _Renderer:
+    def __init__(self, api_url: str, expand: frozenset[str], linked: Linked | None) -> None:
+        self._api_url = api_url
+        self._expand = expand
+        self._linked = linked
+
+    def render(self, value: Any, path: str) -> Any:
+        if isinstance(value, list):
+            # A list of links (a payment's ``operations``) is named by the list's path.
+            return [self.render(self._resolved(item, path), path) for item in value]
+        if not isinstance(value, Mapping):
+            return value
+        rendered: dict[str, Any] = {}
+        for key, item in value.items():
+            # A collection's rows are named by the collection's path: positions.assortment.
+            item_path = path if key == "rows" else f"{path}.{key}" if path else key
+            if isinstance(item, Mapping) and "meta" in item:
+                item = self._resolved(item, item_path)
+                if not _stays(item_path, self._expand):
+                    item = {field: item[field] for field in _LINK_FIELDS if field in item}
+            if key == "rows" and isinstance(item, list):
+                item = item[:EXPANDED_ROWS_LIMIT]
+            if key in _HREF_KEYS and isinstance(item, str) and item.startswith("/"):
+                item = self._api_url + item
+            rendered[key] = self.render(item, item_path)
+        return rendered
+
+    def _resolved(self, item: Any, path: str) -> Any:
+        """A bare link that ``expand`` names, as the document it links to (if bundled)."""
+        is_bare_link = isinstance(item, Mapping) and "meta" in item and set(item) <= _LINK_FIELDS
+        if not is_bare_link or self._linked is None or path not in self._expand:
+            return item
+        meta = item["meta"]
+        target = self._linked(meta["type"], meta["href"].rsplit("/", 1)[-1])
+        # ``linkedSum`` belongs to the payment's link, not to the paid document: it stays.
+        return item if target is None else {**target, **item}
+
+
+# A reference's own fields: what is left of it when it is not expanded.
+_LINK_FIELDS = frozenset({"meta", "linkedSum"})
 
 
 def _stays(path: str, expand: frozenset[str]) -> bool:

@@ -39,6 +39,8 @@ class Faults(BaseModel):
     """Every authenticated API request gets 429 with code 1049."""
     synthesize: bool = False
     """Any UUID of a transaction entity is answered with a document made from the id."""
+    forbidden_entities: list[str] = Field(default_factory=list)
+    """Entities this user may not see (``cashout``...): 403 with code 1016."""
     seed: int | None = None
     """Seed of the random generator; setting it restarts the generator's sequence."""
 

@@ -2,8 +2,8 @@
 
 Outage (a gateway's 503) -> gzip accepted (415) -> bearer token (401) -> 429 storm ->
 parallel cap (429 1073) -> rate bucket (429 1049) -> latency, hangs and injected 5xx ->
-the document (404 or 200). Every answer to an authenticated request carries the
-token's rate-limit headers.
+a forbidden type (403 1016) -> the document (404) -> its expand (400 1089) -> 200. Every
+answer to an authenticated request carries the token's rate-limit headers.
 """
 
 import hmac
@@ -13,6 +13,7 @@ from typing import Any
 
 from sandbox.catalog import DocumentCatalog
 from sandbox.documents import render
+from sandbox.expand import unsupported_expand
 from sandbox.faults import Knobs
 from sandbox.limits import PARALLEL_LIMIT_EXCEEDED, RATE_LIMIT_EXCEEDED, Quota, RateLimiter
 from sandbox.stats import SandboxStats
@@ -22,6 +23,9 @@ from sandbox.stats import SandboxStats
 AUTHENTICATION_ERROR = 1056
 NOT_FOUND = 1021
 INTERNAL_ERROR = 1000
+# Kladana's codes for a type this user may not view, and for an expand it does not support.
+TYPE_FORBIDDEN = 1016
+EXPAND_UNSUPPORTED = 1089
 
 # What a proxy in front of the API answers when the API is down: HTML, not JSON.
 GATEWAY_PAGE = "<html><body><h1>503 Service Temporarily Unavailable</h1></body></html>"
@@ -56,11 +60,19 @@ class Reply:
 
 
 def kladana_error(
-    status: int, code: int, message: str, headers: Mapping[str, str] | None = None
+    status: int,
+    code: int,
+    message: str,
+    headers: Mapping[str, str] | None = None,
+    *,
+    parameter: str | None = None,
 ) -> Reply:
     # The real API links its error table here; the sandbox's link has the same form.
     more_info = f"https://dev.kladana.com/api/remap/1.2/#error_{code}"
-    payload = {"errors": [{"error": message, "code": code, "moreInfo": more_info}]}
+    error: dict[str, Any] = {"error": message, "code": code, "moreInfo": more_info}
+    if parameter is not None:
+        error["parameter"] = parameter
+    payload = {"errors": [error]}
     return Reply(status, payload, headers or {}, error_code=code)
 
 
@@ -126,6 +138,12 @@ class DocumentApi:
                 return Reply(503, headers=headers, html=GATEWAY_PAGE)
             if fate.error == 500:
                 return kladana_error(500, INTERNAL_ERROR, "Internal server error", headers)
+            if call.entity in faults.forbidden_entities:
+                message = (
+                    "Access Denied: You do not have permission to view this item"
+                    f" (type '{call.entity}')"
+                )
+                return kladana_error(403, TYPE_FORBIDDEN, message, headers)
             return self._document(call, headers, synthesize=faults.synthesize)
 
     def _document(
@@ -137,4 +155,10 @@ class DocumentApi:
         if document is None:
             message = f"Object with UUID '{call.document_id}' was not found"
             return kladana_error(404, NOT_FOUND, message, headers)
-        return Reply(200, render(document, api_url=call.api_url, expand=call.expand), headers)
+        refused = unsupported_expand(call.entity, call.expand)
+        if refused is not None:
+            message = f"Expand field {refused} is not supported"
+            return kladana_error(400, EXPAND_UNSUPPORTED, message, headers, parameter="expand")
+        linked = self._catalog.linked
+        rendered = render(document, api_url=call.api_url, expand=call.expand, linked=linked)
+        return Reply(200, rendered, headers)

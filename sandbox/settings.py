@@ -33,6 +33,8 @@ class SandboxSettings(ServiceSettings):
     sandbox_rate_limit_storm: bool = False
     sandbox_synthesize: bool = False
     sandbox_seed: int | None = None
+    sandbox_forbidden_entities: list[str] = Field(default_factory=list)
+    """A JSON list: ``SANDBOX_FORBIDDEN_ENTITIES='["cashout"]'``."""
     log_level: LogLevel = "INFO"
 
     @model_validator(mode="after")
@@ -69,4 +71,5 @@ class SandboxSettings(ServiceSettings):
             rate_limit_storm=self.sandbox_rate_limit_storm,
             synthesize=self.sandbox_synthesize,
             seed=self.sandbox_seed,
+            forbidden_entities=self.sandbox_forbidden_entities,
         )

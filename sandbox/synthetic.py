@@ -38,6 +38,10 @@ class Synthesizer:
         self._states: dict[str, list[Mapping[str, Any]]] = {}
         for document in bundled:
             entity = document["meta"]["type"]
+            # Every synthesized document gets a customer and a sum (load scenarios write over
+            # them), so a Move or a Production Task is made from the seed order's shape.
+            if "agent" not in document:
+                continue
             self._templates.setdefault(entity, document)
             states = self._states.setdefault(entity, [])
             if document["state"]["name"] not in {state["name"] for state in states}:

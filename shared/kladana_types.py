@@ -3,6 +3,10 @@
 A workflow webhook names a type (``CustomerOrder``); the JSON API names the same
 document by its entity (``customerorder``). Kladana's docs disagree on Production
 Order (``productiontask`` vs ``processingorder``), so the table can be overridden.
+
+The table also says what the enricher asks Kladana to ``expand`` for each type: only
+fields the type has (API docs, ``source/includes/documents/``), since Kladana may refuse
+an expand of a field a type lacks.
 """
 
 from collections.abc import Mapping
@@ -11,28 +15,48 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class TransactionType:
-    """One workflow ``{type}`` value, its JSON API entity and the title customers read."""
+    """One workflow ``{type}`` value, its JSON API entity, the title customers read and
+    the references the enricher expands (Kladana's ``expand`` paths)."""
 
     name: str
     entity: str
     title: str
+    expand: tuple[str, ...] = ()
 
+
+# At most 2 levels deep (Kladana allows 3). Collections come with at most 100 rows.
+_COUNTERPARTY = ("agent", "agent.contactpersons")
+_COMMON = ("state", "organization", "rate.currency")
+_POSITIONS = ("positions", "positions.assortment")
+_TRADE = (*_COUNTERPARTY, *_COMMON, *_POSITIONS)
+# Payments and cash documents have no positions; ``operations`` are the documents they pay.
+_PAYMENT = (*_COUNTERPARTY, *_COMMON, "operations")
 
 _DEFAULT_TABLE: tuple[TransactionType, ...] = (
-    TransactionType("CustomerOrder", "customerorder", "Sales Order"),
-    TransactionType("InvoiceOut", "invoiceout", "Sales Invoice"),
-    TransactionType("PurchaseOrder", "purchaseorder", "Purchase Order"),
-    TransactionType("InvoiceIn", "invoicein", "Supplier Invoice"),
-    TransactionType("Demand", "demand", "Shipment"),
-    TransactionType("Supply", "supply", "Receiving"),
-    TransactionType("ProductionTask", "productiontask", "Production Order"),
-    TransactionType("PaymentIn", "paymentin", "Incoming Payment"),
-    TransactionType("PaymentOut", "paymentout", "Outgoing Payment"),
-    TransactionType("CashIn", "cashin", "Incoming Cash"),
-    TransactionType("CashOut", "cashout", "Outgoing Cash"),
-    TransactionType("SalesReturn", "salesreturn", "Sales Return"),
-    TransactionType("Move", "move", "Transfer"),
-    TransactionType("PurchaseReturn", "purchasereturn", "Purchase Return"),
+    TransactionType("CustomerOrder", "customerorder", "Sales Order", _TRADE),
+    TransactionType("InvoiceOut", "invoiceout", "Sales Invoice", _TRADE),
+    TransactionType("PurchaseOrder", "purchaseorder", "Purchase Order", _TRADE),
+    TransactionType("InvoiceIn", "invoicein", "Supplier Invoice", _TRADE),
+    TransactionType("Demand", "demand", "Shipment", (*_TRADE, "customerOrder")),
+    TransactionType("Supply", "supply", "Receiving", _TRADE),
+    # No agent, sum, currency or positions; products is not expandable, productionRows is
+    # (without nested fields).
+    TransactionType(
+        "ProductionTask",
+        "productiontask",
+        "Production Order",
+        ("state", "organization", "productionRows"),
+    ),
+    TransactionType("PaymentIn", "paymentin", "Incoming Payment", _PAYMENT),
+    TransactionType("PaymentOut", "paymentout", "Outgoing Payment", _PAYMENT),
+    TransactionType("CashIn", "cashin", "Incoming Cash", _PAYMENT),
+    TransactionType("CashOut", "cashout", "Outgoing Cash", _PAYMENT),
+    TransactionType("SalesReturn", "salesreturn", "Sales Return", (*_TRADE, "demand")),
+    # A transfer between the account's own stores: no counterparty.
+    TransactionType(
+        "Move", "move", "Transfer", (*_COMMON, *_POSITIONS, "sourceStore", "targetStore")
+    ),
+    TransactionType("PurchaseReturn", "purchasereturn", "Purchase Return", (*_TRADE, "supply")),
 )
 
 
@@ -63,7 +87,7 @@ class TypeTable:
             raise KeyError(f"unknown transaction types: {', '.join(sorted(unknown))}")
         return TypeTable(
             tuple(
-                TransactionType(t.name, overrides.get(t.name, t.entity), t.title)
+                TransactionType(t.name, overrides.get(t.name, t.entity), t.title, t.expand)
                 for t in self._by_name.values()
             )
         )

@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry
 
 from enricher.document_handler import EnrichHandler
 from enricher.errors import DocumentNotFound
+from enricher.handlers import DocumentSource
 from enricher.metrics import EnricherMetrics
 from shared.batch import Polled
 from shared.events import RAW_WEBHOOK, new_event
@@ -75,13 +76,17 @@ class RecordingSource:
         self.script = script
         self.delay_s = delay_s
         self.calls: list[tuple[str, str, float]] = []
+        self.expands: list[tuple[str, ...]] = []
         self.in_flight = 0
         self.most_in_flight = 0
         self._lock = threading.Lock()
 
-    def fetch_document(self, entity: str, document_id: str) -> dict[str, Any]:
+    def fetch_document(
+        self, entity: str, document_id: str, expand: tuple[str, ...] = ()
+    ) -> dict[str, Any]:
         with self._lock:
             self.calls.append((entity, document_id, time.time()))
+            self.expands.append(expand)
             number = sum(1 for call in self.calls if call[1] == document_id)
             self.in_flight += 1
             self.most_in_flight = max(self.most_in_flight, self.in_flight)
@@ -131,7 +136,7 @@ NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
 
 def settling_processor(
-    source: RecordingSource,
+    source: DocumentSource,
     waits: Waits | None = None,
     *,
     quick: int = 2,

@@ -16,6 +16,7 @@ from flask import Flask, Response, request
 from shared.consumer_service import Runnable, RuntimeConfig
 from shared.events import ENRICHED_DOCUMENT, Record, new_event
 from shared.kafka import Publisher, create_producer
+from shared.kladana_types import TRANSACTION_TYPES
 from shared.retry_topic import RetryPolicy
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,6 +41,13 @@ def native_webhook_body(document_id: str, entity: str = "move") -> dict[str, Any
             }
         ]
     }
+
+
+def expand_of(type_name: str) -> str:
+    """The ``expand`` the enricher asks Kladana for on documents of ``type_name``."""
+    transaction_type = TRANSACTION_TYPES.by_name(type_name)
+    assert transaction_type is not None, type_name
+    return ",".join(transaction_type.expand)
 
 
 def wait_until(condition: Callable[[], bool], *, timeout_s: float = 60) -> bool:

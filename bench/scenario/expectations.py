@@ -132,12 +132,6 @@ RULES: tuple[ScenarioRule, ...] = (
         "supply-shipped", "Supply", "Shipped", lambda d: f"Receiving {d.number} is now {d.state}."
     ),
     ScenarioRule(
-        "productiontask-shipped",
-        "ProductionTask",
-        "Shipped",
-        lambda d: f"Production Order {d.number} is now {d.state}.",
-    ),
-    ScenarioRule(
         "paymentout-shipped",
         "PaymentOut",
         "Shipped",

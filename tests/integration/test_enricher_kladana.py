@@ -30,9 +30,12 @@ from enricher.limiter import RequestLimiter
 from enricher.metrics import EnricherMetrics, KladanaMetrics
 from sandbox.app import create_app as create_sandbox
 from sandbox.documents import SEED_ORDER_ID
+from shared.kladana_types import TRANSACTION_TYPES
 from tests.unit.test_enricher_kladana import TOO_DEEP
 
 TOKEN = "t0k3n-abcdef"
+SALES_ORDER = TRANSACTION_TYPES.by_name("CustomerOrder")
+assert SALES_ORDER is not None
 
 
 class RecordingLimiter(RequestLimiter):
@@ -143,7 +146,8 @@ def test_sends_bearer_token_gzip_and_expand_and_decodes_the_gzip_answer(
 ) -> None:
     script, client = kladana
     script.body, script.headers = _gzip_json({"id": "abc", "name": "5643"})
-    assert client.fetch_document("customerorder", "abc") == {"id": "abc", "name": "5643"}
+    fetched = client.fetch_document("customerorder", "abc", SALES_ORDER.expand)
+    assert fetched == {"id": "abc", "name": "5643"}
     [seen] = script.seen
     assert seen["Authorization"] == f"Bearer {TOKEN}"
     assert "gzip" in seen["Accept-Encoding"]
@@ -159,16 +163,17 @@ def test_document_id_cannot_leave_its_path_segment(
     script, client = kladana
     script.status, script.body = 404, b""
     with pytest.raises(DocumentNotFound):
-        client.fetch_document("customerorder", "x/../../counterparty/y?expand=z")
-    assert script.seen[0]["uri"].startswith(
-        "/api/remap/1.2/entity/customerorder/x%2F..%2F..%2Fcounterparty%2Fy%3Fexpand%3Dz?expand="
+        client.fetch_document("customerorder", "x/../../counterparty/y?expand=z", ("state",))
+    assert script.seen[0]["uri"] == (
+        "/api/remap/1.2/entity/customerorder/x%2F..%2F..%2Fcounterparty%2Fy%3Fexpand%3Dz"
+        "?expand=state"
     )
 
 
 def test_fetches_the_seed_order_expanded_from_the_sandbox() -> None:
     with BackgroundServer(create_sandbox(token=TOKEN)) as server, requests.Session() as session:
         client = make_client(session, server.url)
-        order = client.fetch_document("customerorder", SEED_ORDER_ID)
+        order = client.fetch_document("customerorder", SEED_ORDER_ID, SALES_ORDER.expand)
     assert order["agent"]["phone"] == "+91 98765 43210"
     assert order["state"]["name"] == "Shipped"
     assert order["rate"]["currency"]["isoCode"] == "INR"

@@ -96,6 +96,9 @@ def test_seed_order_becomes_the_exact_enriched_document() -> None:
         "positions": None,
         "positions_total": 2,
         "positions_complete": False,
+        # A Sales Order links nothing; paid in full.
+        "links": [],
+        "balance_due": {"minor": 0, "amount": "0.00", "currency": "INR"},
     }
 
 
@@ -161,6 +164,8 @@ def test_missing_optional_parts_become_null() -> None:
         "positions": None,
         "positions_total": None,
         "positions_complete": None,
+        "links": [],
+        "balance_due": None,
     }
 
 

@@ -5,7 +5,14 @@ The client's requests against real local HTTP servers: tests/integration/test_en
 
 import pytest
 
-from enricher.kladana import describe_error_body, error_codes, header_count, retry_after_s
+from enricher.kladana import (
+    describe_error_body,
+    error_codes,
+    header_count,
+    is_expand_refusal,
+    is_type_forbidden,
+    retry_after_s,
+)
 
 
 @pytest.mark.parametrize(
@@ -114,3 +121,48 @@ def test_an_error_body_nested_too_deeply_is_described_as_text() -> None:
 def test_an_error_description_is_one_line(body: str, described: str) -> None:
     # Found by tests/unit/test_properties_enricher.py: line breaks were kept.
     assert describe_error_body(body) == described
+
+
+# Kladana's own wording: _errors.md, codes 1016 and 1089.
+ACCESS_DENIED = (
+    '{"errors": [{"error": "Access Denied: You do not have permission to view this item", '
+    '"code": 1016}]}'
+)
+NOT_SUPPORTED = '{"errors": [{"error": "Expand field sourceStore is not supported", "code": 1089}]}'
+
+
+@pytest.mark.parametrize(
+    ("body", "forbidden"),
+    [
+        (ACCESS_DENIED, True),
+        ('{"errors": [{"error": "No access to entity cashout", "code": 1000}]}', True),
+        ('{"errors": [{"error_message": "CashOut is not available to this user"}]}', True),
+        ('{"errors": [{"error": "Authentication error", "code": 1056}]}', False),
+        ('{"errors": [{"error": "Access to the API is forbidden for this account"}]}', False),
+        ("<html>403 Forbidden</html>", False),
+        ("", False),
+    ],
+)
+def test_a_403_about_one_type_is_told_from_a_refused_token(body: str, forbidden: bool) -> None:
+    assert is_type_forbidden(body, "cashout") is forbidden
+
+
+def test_an_entity_is_named_by_a_whole_word_only() -> None:
+    body = '{"errors": [{"error": "Token removed by the administrator"}]}'
+    assert not is_type_forbidden(body, "move")
+    assert is_type_forbidden('{"errors": [{"error": "No access to move documents"}]}', "move")
+
+
+@pytest.mark.parametrize(
+    ("body", "refused"),
+    [
+        (NOT_SUPPORTED, True),
+        ('{"errors": [{"error": "Invalid request parameters", "parameter": "expand"}]}', True),
+        ('{"errors": [{"error": "Unknown field agent in expand", "code": 1040}]}', True),
+        ('{"errors": [{"error": "Invalid value of filter parameter", "code": 1014}]}', False),
+        ("<html>400 Bad Request</html>", False),
+        ("", False),
+    ],
+)
+def test_a_refused_expand_is_recognised_by_code_or_parameter(body: str, refused: bool) -> None:
+    assert is_expand_refusal(body) is refused

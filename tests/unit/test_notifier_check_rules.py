@@ -6,13 +6,12 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from enricher.documents import to_document
-from enricher.kladana import EXPAND
 from notifier.__main__ import COMMANDS, main
 from notifier.check_rules import check_rules
 from notifier.rules import RuleSet
 from sandbox.documents import SandboxDocuments, expand_paths, render
 from shared.kladana_types import TRANSACTION_TYPES
-from tests.helpers import ROOT, enriched_event
+from tests.helpers import ROOT, enriched_event, expand_of
 
 KOLKATA = ZoneInfo("Asia/Kolkata")
 SHIPPED_FILES = [
@@ -42,7 +41,8 @@ def test_every_shipped_rules_file_checks_and_renders(path: Path) -> None:
     rules = RuleSet.load(path).rules
     assert f"{len(rules)} rule(s), all valid" in out
     for rule in rules:
-        assert f"\n{rule.name}: {rule.type} entering state {rule.state!r}" in out
+        when = f" entering state {rule.state!r}" if rule.state else ", once per document"
+        assert f"\n{rule.name}: {rule.type}{when}" in out
     assert out.count("  sample: ") == out.count("  text: ") == len(rules)
     assert "cannot be rendered" not in out
 
@@ -70,6 +70,38 @@ def test_an_invalid_file_exits_1_naming_the_rule_and_problem(tmp_path: Path) -> 
     )
 
 
+def test_a_rule_showing_a_field_its_type_lacks_exits_1_naming_it(tmp_path: Path) -> None:
+    path = tmp_path / "rules.toml"
+    path.write_text(
+        '[[rule]]\nname = "move-total"\ntype = "Move"\ntemplate = "Transfer {number}: {sum}"\n'
+        'recipient = { phone = "+91 98765 00000" }\n'
+    )
+    status, out, err = _check(path)
+    assert (status, out) == (1, "")
+    assert err == (
+        f"check-rules: rules file {path}: rule 'move-total': template does not render on a"
+        " sample Move: the document has no sum\n"
+    )
+
+
+def test_the_default_rules_are_shown_on_the_sample_of_their_own_type() -> None:
+    status, out, _ = _check(ROOT / "notifier" / "default_rules.toml")
+    assert status == 0
+    assert (
+        "\npayment-received-balance-due: PaymentIn, once per document, when link.number is set"
+        " and link.balance_due is set\n"
+        "  sample: matched\n"
+        "  to: counterparty phone (***********3210)\n"
+        "  text: Payment of ₹20,000 received for order 5643. Balance due: ₹30,000.\n"
+    ) in out
+    assert (
+        "\nreturn-accepted: SalesReturn, once per document\n"
+        "  sample: matched\n"
+        "  to: counterparty phone (***********3210)\n"
+        "  text: Your return 5643 dated 10.06.2024 for ₹50,000 has been accepted.\n"
+    ) in out
+
+
 def test_a_missing_file_exits_1(tmp_path: Path) -> None:
     status, _, err = _check(tmp_path / "absent.toml")
     assert status == 1
@@ -80,7 +112,9 @@ def _sandbox_documents(tmp_path: Path) -> list[Path]:
     """What the enricher makes of every sandbox document, fetched with its expand."""
     paths = []
     for index, stored in enumerate(SandboxDocuments.bundled()):
-        kladana = render(stored, api_url="http://sandbox.test", expand=expand_paths(EXPAND))
+        kladana = render(
+            stored, api_url="http://sandbox.test", expand=expand_paths(expand_of("CustomerOrder"))
+        )
         kind = TRANSACTION_TYPES.by_entity(kladana["meta"]["type"])
         assert kind is not None
         document = to_document(kladana, transaction_type=kind, timezone=ZoneInfo("Europe/Moscow"))
@@ -124,7 +158,7 @@ def test_rules_on_tags_attributes_and_contacts_work_on_the_enrichers_output(
     status, out, err = _check(ROOT / "examples" / "rules" / "staff-alerts.toml", documents)
     assert (status, err) == (0, "")
     assert (
-        "staff-vip-return: SalesReturn entering state 'Accepted', when agent.tags contains 'vip'\n"
+        "staff-vip-return: SalesReturn, once per document, when agent.tags contains 'vip'\n"
         "  document a60041c8-eb25-11f1-9b6e-02fc00000001: matched\n"
     ) in out
     rules = tmp_path / "rules.toml"

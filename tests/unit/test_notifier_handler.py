@@ -89,9 +89,28 @@ def test_the_same_document_in_the_same_state_again_sends_nothing_more(
     handler = _handler(database, sender)
     handler(enriched_event())
     handler(enriched_event(sum={"minor": 6000000, "amount": "60000.00", "currency": "INR"}))
-    handler(enriched_event(state="Delivered"))  # no rule for it
+    handler(enriched_event(state="Assembled"))  # no rule for it
     assert len(sender.sent) == 1
     assert len(ledger.entries()) == 1
+
+
+def test_a_rule_without_a_state_sends_once_per_document_whatever_its_updates(
+    database: Engine, ledger: Ledger, sender: RecordingSender
+) -> None:
+    rules = RuleSet.parse(
+        '[[rule]]\nname = "order-seen"\ntype = "CustomerOrder"\ntemplate = "Order {number}"\n',
+        source="test",
+    )
+    handler = _handler(database, sender, rules)
+    handler(enriched_event(state=None))
+    handler(enriched_event(state="New"))
+    handler(enriched_event(state="Shipped", number="5643-A"))
+    handler(enriched_event(id="another-order", state="Shipped"))
+    assert [(sms.text, sms.idempotency_key) for sms in sender.sent] == [
+        ("Order 5643", idempotency_key(DOCUMENT_ID, "order-seen", "*")),
+        ("Order 5643", idempotency_key("another-order", "order-seen", "*")),
+    ]
+    assert len(ledger.entries()) == 2
 
 
 def test_the_idempotency_key_is_a_stable_sha256_of_the_business_event() -> None:

@@ -160,6 +160,30 @@ def test_dotted_paths_reach_every_field() -> None:
     )
 
 
+def test_link_fields_read_the_first_link_and_money_keeps_its_own_currency() -> None:
+    links = [
+        {
+            "relation": "pays",
+            "type": "CustomerOrder",
+            "id": "o1",
+            "number": "5643",
+            "sum": _money(5000000),
+            "applied": _money(2000000, "EUR"),
+            "balance_due": _money(3000000),
+        },
+        {"relation": "pays", "type": "CustomerOrder", "id": "o2", "number": "5644"},
+    ]
+    text = _render(
+        "{link.relation} {link.type} {link.id} {link.number} {link.sum:currency}"
+        " {link.applied:currency} {link.balance_due} {balance_due:currency}",
+        links=links,
+        balance_due=_money(4000000),
+    )
+    assert text == "pays CustomerOrder o1 5643 ₹50,000 €20,000 30,000 ₹40,000"
+    with pytest.raises(DocumentIncomplete, match=r"balance_due, link\.number"):
+        _render("{link.number} {balance_due}", links=[], balance_due=None)
+
+
 def test_attributes_in_kladanas_list_form_and_references_render() -> None:
     attributes = [
         {"name": "Courier", "value": {"name": "BlueDart", "meta": {}}},

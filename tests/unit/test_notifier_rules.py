@@ -9,7 +9,7 @@ import pytest
 from notifier.errors import DocumentIncomplete, RulesError
 from notifier.quiet_hours import QuietHours
 from notifier.recipients import COUNTERPARTY, FieldPhone, FixedPhone
-from notifier.rules import PlannedMessage, RuleSet
+from notifier.rules import ONCE, PlannedMessage, RuleSet
 from notifier.samples import SAMPLE_DOCUMENT, sample_document
 from shared.contracts import validate_event
 from shared.errors import SettingsError
@@ -49,6 +49,8 @@ sum = { gte = 10000 }
 agent.tags = { contains = "vip" }
 """
 
+STAFF = "= { phone = '+91 98765 00000' }"
+
 
 def _rule(**fields: str) -> str:
     base = {
@@ -79,15 +81,227 @@ def _vip(**changes: Any) -> dict[str, Any]:
 def test_the_bundled_default_rules_load() -> None:
     rules = RuleSet.load(None)
     assert rules.source == "default_rules.toml"
-    (rule,) = rules.rules
-    assert (rule.name, rule.type, rule.state, rule.recipient, rule.locale) == (
-        "sales-order-shipped",
-        "CustomerOrder",
-        "Shipped",
-        COUNTERPARTY,
-        "en_IN",
+    assert [(rule.name, rule.type, rule.state) for rule in rules.rules] == [
+        ("order-confirmed", "CustomerOrder", "Confirmed"),
+        ("sales-order-shipped", "CustomerOrder", "Shipped"),
+        ("sales-order-shipped-other-currency", "CustomerOrder", "Shipped"),
+        ("order-delivered", "CustomerOrder", "Delivered"),
+        ("payment-received", "PaymentIn", None),
+        ("payment-received-for-order", "PaymentIn", None),
+        ("payment-received-balance-due", "PaymentIn", None),
+        ("cash-received", "CashIn", None),
+        ("cash-received-for-order", "CashIn", None),
+        ("cash-received-balance-due", "CashIn", None),
+        ("return-accepted", "SalesReturn", None),
+    ]
+    for rule in rules.rules:
+        assert (rule.recipient, rule.locale, rule.sender, rule.quiet_hours) == (
+            COUNTERPARTY,
+            "en_IN",
+            None,
+            None,
+        )
+
+
+DEFAULT_SAMPLE_TEXTS = {
+    "order-confirmed": (
+        "Your order 5643 dated 10.06.2024 for ₹50,000 has been confirmed. Thank you!"
+    ),
+    "sales-order-shipped": (
+        "Sales Order 5643 dated 10.06.2024 for an amount of 50,000 rupees has been handed"
+        " over to the delivery service."
+    ),
+    "sales-order-shipped-other-currency": (
+        "Sales Order 5643 dated 10.06.2024 for an amount of ₹50,000 has been handed over to"
+        " the delivery service."
+    ),
+    "order-delivered": (
+        "Your order 5643 dated 10.06.2024 has been delivered. Thank you for shopping with us!"
+    ),
+    "payment-received": "We have received your payment of ₹20,000. Thank you!",
+    "payment-received-for-order": "Payment of ₹20,000 received for order 5643. Thank you!",
+    "payment-received-balance-due": (
+        "Payment of ₹20,000 received for order 5643. Balance due: ₹30,000."
+    ),
+    "cash-received": "We have received your payment of ₹20,000. Thank you!",
+    "cash-received-for-order": "Payment of ₹20,000 received for order 5643. Thank you!",
+    "cash-received-balance-due": (
+        "Payment of ₹20,000 received for order 5643. Balance due: ₹30,000."
+    ),
+    "return-accepted": "Your return 5643 dated 10.06.2024 for ₹50,000 has been accepted.",
+}
+
+
+def test_each_default_rule_renders_its_text_on_the_sample_of_its_type() -> None:
+    rules = RuleSet.load(None)
+    texts = {rule.name: rule.render(rule.sample(), rules.timezone) for rule in rules.rules}
+    assert texts == DEFAULT_SAMPLE_TEXTS
+
+
+def _payment(link: dict[str, Any] | None = None, **changes: Any) -> dict[str, Any]:
+    """A payment of 20,000 rupees for order 5643 (50,000), 30,000 left to pay on it; ``link``
+    changes the link to the order."""
+    order = {
+        "relation": "pays",
+        "type": "CustomerOrder",
+        "id": "o1",
+        "number": "5643",
+        "sum": {"minor": 5000000, "amount": "50000.00", "currency": "INR"},
+        "applied": {"minor": 2000000, "amount": "20000.00", "currency": "INR"},
+        "balance_due": {"minor": 3000000, "amount": "30000.00", "currency": "INR"},
+    }
+    payment = {
+        "type": "PaymentIn",
+        "entity": "paymentin",
+        "number": "00031",
+        "state": None,
+        "sum": {"minor": 2000000, "amount": "20000.00", "currency": "INR"},
+        "links": [{**order, **(link or {})}],
+        "balance_due": None,
+    }
+    return seed_document(**{**payment, **changes})
+
+
+@pytest.mark.parametrize(
+    ("changes", "rule", "text"),
+    [
+        ({}, "payment-received-balance-due", DEFAULT_SAMPLE_TEXTS["payment-received-balance-due"]),
+        (
+            {"link": {"balance_due": None}},
+            "payment-received-for-order",
+            DEFAULT_SAMPLE_TEXTS["payment-received-for-order"],
+        ),
+        (
+            {"links": []},
+            "payment-received",
+            DEFAULT_SAMPLE_TEXTS["payment-received"],
+        ),
+        (
+            {"link": {"balance_due": {"minor": 0, "amount": "0.00", "currency": "INR"}}},
+            "payment-received-balance-due",
+            "Payment of ₹20,000 received for order 5643. Balance due: ₹0.",
+        ),
+    ],
+)
+def test_a_payment_gets_exactly_one_of_the_default_payment_messages(
+    changes: dict[str, Any], rule: str, text: str
+) -> None:
+    (message,) = RuleSet.load(None).plan(_payment(**changes))
+    assert (message.rule, message.state, message.text) == (rule, ONCE, text)
+
+
+@pytest.mark.parametrize(
+    ("currency", "rule", "text"),
+    [
+        ("INR", "sales-order-shipped", DEFAULT_SAMPLE_TEXTS["sales-order-shipped"]),
+        (
+            "USD",
+            "sales-order-shipped-other-currency",
+            "Sales Order 5643 dated 10.06.2024 for an amount of $50,000 has been handed over"
+            " to the delivery service.",
+        ),
+    ],
+)
+def test_a_shipped_order_gets_the_message_of_its_currency(
+    currency: str, rule: str, text: str
+) -> None:
+    order = seed_document(sum={"minor": 5000000, "amount": "50000.00", "currency": currency})
+    (message,) = RuleSet.load(None).plan(order)
+    assert (message.rule, message.text) == (rule, text)
+
+
+def test_a_payment_rule_shows_the_linked_order_and_the_amount_applied_to_it() -> None:
+    text = _rule(
+        type="PaymentIn",
+        state="<absent>",
+        template="{link.applied:currency} of {sum:currency} paid {link.relation} {link.type}"
+        " {link.number} ({link.sum}); {link.balance_due} due",
     )
-    assert (rule.sender, rule.quiet_hours, rule.conditions) == (None, None, ())
+    payment = _payment(sum={"minor": 2500000, "amount": "25000.00", "currency": "INR"})
+    (message,) = RuleSet.parse(text, source="test").plan(payment)
+    assert message.text == "₹20,000 of ₹25,000 paid pays CustomerOrder 5643 (50,000); 30,000 due"
+
+
+def test_money_in_a_link_is_shown_in_its_own_currency() -> None:
+    text = _rule(type="PaymentIn", state="<absent>", template="{link.applied:currency}")
+    applied = {"minor": 10000, "amount": "100.00", "currency": "EUR"}
+    (message,) = RuleSet.parse(text, source="test").plan(_payment(link={"applied": applied}))
+    assert message.text == "€100"
+
+
+def test_a_rule_without_a_state_matches_its_type_in_any_state_or_none() -> None:
+    rules = RuleSet.parse(_rule(state="<absent>"), source="test")
+    (rule,) = rules.rules
+    assert rule.state is None
+    for state in ("Shipped", "New", None):
+        (message,) = rules.plan(seed_document(state=state))
+        assert (message.rule, message.state) == ("order-shipped", ONCE)
+    assert rules.plan(seed_document(type="Demand")) == []
+
+
+@pytest.mark.parametrize(
+    ("rule", "fragments"),
+    [
+        (
+            _rule(name="move-total", type="Move", template="Transfer {number}: {sum}"),
+            ["rule 'move-total'", "does not render on a sample Move", "has no sum"],
+        ),
+        (
+            _rule(
+                name="job", type="ProductionTask", template="{number} {agent.name}", recipient=STAFF
+            ),
+            ["rule 'job'", "sample ProductionTask", "has no agent.name"],
+        ),
+        (
+            _rule(name="move", type="Move", template="Transfer {number}"),
+            ["rule 'move'", "recipient counterparty phone: a Move has no counterparty"],
+        ),
+        (
+            _rule(name="move", type="Move", template="{number}", recipient="first-contact"),
+            ["rule 'move'", "recipient first contact person: a Move has no counterparty"],
+        ),
+        (
+            _rule(name="order-pays", template="Order {link.number}"),
+            ["rule 'order-pays'", "sample CustomerOrder", "has no link.number"],
+        ),
+        (
+            _rule(name="payment-state", type="PaymentIn", state="<absent>", template="{state}"),
+            ["rule 'payment-state'", "sample PaymentIn", "has no state"],
+        ),
+        (
+            _rule(
+                name="part-paid",
+                type="PaymentIn",
+                state="<absent>",
+                when="= { balance_due = { gt = 0 } }",
+            ),
+            ["rule 'part-paid'", "'when' balance_due: a sample PaymentIn has no such value"],
+        ),
+        (
+            _rule(name="move", type="Move", recipient=STAFF, when="= { sum = { ne = 5 } }"),
+            ["rule 'move'", "'when' sum: a sample Move has no such value"],
+        ),
+    ],
+)
+def test_a_field_or_recipient_the_rules_type_lacks_is_refused_naming_the_rule(
+    rule: str, fragments: list[str]
+) -> None:
+    with pytest.raises(RulesError) as raised:
+        RuleSet.parse(rule, source="rules.toml")
+    for fragment in fragments:
+        assert fragment in str(raised.value)
+
+
+def test_a_condition_that_a_field_is_absent_may_name_one_the_type_never_has() -> None:
+    text = _rule(when="= { link.number = { exists = false } }")
+    (rule,) = RuleSet.parse(text, source="test").rules
+    assert [condition.describe() for condition in rule.conditions] == ["link.number is not set"]
+
+
+def test_a_type_without_a_counterparty_can_text_a_fixed_number() -> None:
+    text = _rule(type="Move", template="Transfer {number}", recipient=STAFF)
+    (rule,) = RuleSet.parse(text, source="test").rules
+    assert rule.render(rule.sample(), ZoneInfo("Asia/Kolkata")) == "Transfer 5643"
 
 
 def test_an_old_format_file_loads_in_order(tmp_path: Path) -> None:

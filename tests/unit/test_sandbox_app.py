@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from enricher.kladana import EXPAND
 from sandbox.app import create_app
 from sandbox.documents import SEED_ORDER_ID
+from tests.helpers import expand_of
 
 TOKEN = "test-token"
 BASE = "http://sandbox.test"
@@ -105,7 +105,7 @@ def test_the_enrichers_expand_answers_positions_and_contacts_in_one_request(
     client: FlaskClient,
 ) -> None:
     demand = "/api/remap/1.2/entity/demand/a5fcb648-eb25-11f1-b795-02fc00000001"
-    shipment = _json(_get(client, demand, GOOD, expand=EXPAND))
+    shipment = _json(_get(client, demand, GOOD, expand=expand_of("Demand")))
     [first, *_] = shipment["positions"]["rows"]
     assert first["assortment"]["name"] == "Stanley 16 oz claw hammer"
     assert first["quantity"] == 4.0

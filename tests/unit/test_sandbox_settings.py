@@ -41,6 +41,7 @@ def test_limits_and_knobs_come_from_the_environment(monkeypatch: pytest.MonkeyPa
         "SANDBOX_RATE_LIMIT_STORM": "1",
         "SANDBOX_SYNTHESIZE": "yes",
         "SANDBOX_SEED": "42",
+        "SANDBOX_FORBIDDEN_ENTITIES": '["cashout", "move"]',
     }.items():
         monkeypatch.setenv(name, value)
     settings = load_settings(SandboxSettings)
@@ -57,6 +58,7 @@ def test_limits_and_knobs_come_from_the_environment(monkeypatch: pytest.MonkeyPa
         rate_limit_storm=True,
         synthesize=True,
         seed=42,
+        forbidden_entities=["cashout", "move"],
     )
 
 

@@ -8,13 +8,13 @@ import pytest
 from flask.testing import FlaskClient
 
 from enricher.documents import to_document
-from enricher.kladana import EXPAND
 from sandbox.app import create_app
 from sandbox.catalog import TRANSACTION_ENTITIES
 from sandbox.documents import SEED_ORDER_ID
 from sandbox.faults import Faults
 from sandbox.limits import RateLimits
 from shared.kladana_types import TRANSACTION_TYPES
+from tests.helpers import expand_of
 from tests.unit.sandbox_client import (
     BASE,
     CONTROL,
@@ -25,12 +25,18 @@ from tests.unit.sandbox_client import (
     set_knobs,
 )
 
-EVERYTHING = EXPAND
 INDIAN_MOBILE = re.compile(r"^\+91 [6-9]\d{4} \d{5}$")
 KLADANA_TIME = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.000$")
 ROOMY = RateLimits(units=100_000, max_parallel=100)
 # processingorder is Production Order's other name; the type table says productiontask.
 ENRICHABLE = sorted(TRANSACTION_ENTITIES - {"processingorder"})
+
+
+def _expand_of(entity: str) -> str:
+    """What the enricher expands for the entity (Kladana refuses what a type lacks);
+    Production Order's other name is asked for a Sales Order's."""
+    transaction_type = TRANSACTION_TYPES.by_entity(entity)
+    return expand_of("CustomerOrder" if transaction_type is None else transaction_type.name)
 
 
 @pytest.fixture
@@ -55,7 +61,7 @@ def test_any_uuid_of_a_transaction_entity_is_a_whole_document(
     client: FlaskClient, entity: str
 ) -> None:
     document_id = _new_id()
-    response = get_document(client, entity, document_id, expand=EVERYTHING)
+    response = get_document(client, entity, document_id, expand=_expand_of(entity))
     assert response.status_code == 200
     document = body_of(response)
     assert document["id"] == document_id
@@ -68,11 +74,11 @@ def test_any_uuid_of_a_transaction_entity_is_a_whole_document(
     assert document["sum"] > 0
     assert document["state"]["name"]
     assert document["state"]["meta"]["href"].startswith(f"{BASE}/api/remap/1.2/entity/{entity}/")
-    assert INDIAN_MOBILE.match(document["agent"]["phone"])
-    assert document["agent"]["name"]
     assert document["organization"]["name"]
-    assert document["rate"]["currency"]["isoCode"] == "INR"
-    if "positions" in document:
+    expand = _expand_of(entity).split(",")
+    if "rate.currency" in expand:  # a Production Task has no currency to expand
+        assert document["rate"]["currency"]["isoCode"] == "INR"
+    if "positions" in expand:
         positions = document["positions"]["meta"]
         assert positions["type"].endswith("position")  # invoiceout's are "invoiceposition"
         assert positions["href"].endswith(f"/entity/{entity}/{document_id}/positions")
@@ -83,6 +89,13 @@ def test_any_uuid_of_a_transaction_entity_is_a_whole_document(
         for row in rows:
             assert row["meta"]["href"].endswith(f"/{document_id}/positions/{row['id']}")
             assert row["assortment"]["name"]
+    # A Move and a Production Task are made from the seed order's shape, but Kladana
+    # refuses to expand a counterparty they lack: theirs stays a bare reference.
+    if "agent" not in expand:
+        assert list(document["agent"]) == ["meta"]
+        return
+    assert INDIAN_MOBILE.match(document["agent"]["phone"])
+    assert document["agent"]["name"]
     agent_href = document["agent"]["meta"]["href"]
     contacts = document["agent"]["contactpersons"]
     assert contacts["meta"]["href"] == f"{agent_href}/contactpersons"
@@ -95,13 +108,14 @@ def test_any_uuid_of_a_transaction_entity_is_a_whole_document(
 def test_synthesized_documents_enrich_cleanly(client: FlaskClient, entity: str) -> None:
     transaction_type = TRANSACTION_TYPES.by_entity(entity)
     assert transaction_type is not None
-    document = body_of(get_document(client, entity, _new_id(), expand=EVERYTHING))
+    document = body_of(get_document(client, entity, _new_id(), expand=_expand_of(entity)))
     enriched = to_document(
         document, transaction_type=transaction_type, timezone=ZoneInfo("Europe/Moscow")
     )
     assert enriched["number"] == document["name"]
     assert enriched["state"] == document["state"]["name"]
-    assert enriched["sum"]["currency"] == "INR"
+    if "rate.currency" in transaction_type.expand:
+        assert enriched["sum"]["currency"] == "INR"
     if enriched["positions"] is not None:
         assert enriched["positions_complete"] is True
         assert all(position["name"] for position in enriched["positions"])
@@ -109,9 +123,16 @@ def test_synthesized_documents_enrich_cleanly(client: FlaskClient, entity: str) 
 
 def test_the_same_id_is_the_same_document_and_ids_differ(client: FlaskClient) -> None:
     document_id = _new_id()
-    first = body_of(get_document(client, "customerorder", document_id, expand=EVERYTHING))
+    first = body_of(
+        get_document(client, "customerorder", document_id, expand=_expand_of("customerorder"))
+    )
     again = create_app(token=TOKEN, faults=Faults(synthesize=True)).test_client()
-    assert body_of(get_document(again, "customerorder", document_id, expand=EVERYTHING)) == first
+    assert (
+        body_of(
+            get_document(again, "customerorder", document_id, expand=_expand_of("customerorder"))
+        )
+        == first
+    )
     others = [
         body_of(get_document(client, "customerorder", _new_id(), expand="agent")) for _ in range(50)
     ]
