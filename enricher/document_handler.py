@@ -18,6 +18,7 @@ from enricher.errors import DocumentNotFound
 from enricher.handlers import (
     DocumentRequest,
     DocumentSource,
+    deleted_record,
     enriched_event_id,
     enriched_record,
     read_request,
@@ -66,6 +67,10 @@ class EnrichHandler:
     def _handle(self, polled: Polled, fetched: dict[tuple[str, str], Fetched]) -> Handled:
         request = read_request(polled.record, self._types)
         with event_context(event_id=request.raw_event_id, raw_event_id=request.raw_event_id):
+            if request.deletion is not None:
+                log.info("deleted in Kladana: not fetched")
+                deleted = deleted_record(request, request.deletion)
+                return Handled((Output(self._enriched_topic, deleted),), "deleted")
             outcome = self._document(request, fetched)
             if isinstance(outcome, DocumentNotFound):
                 self._metrics.consumer.failed(outcome)

@@ -14,6 +14,7 @@ from enricher.errors import DocumentNotFound
 from shared.contracts import validate_event
 from shared.errors import MalformedEvent
 from shared.events import (
+    DOCUMENT_DELETED,
     DOCUMENT_UNAVAILABLE,
     ENRICHED_DOCUMENT,
     RAW_WEBHOOK,
@@ -31,6 +32,11 @@ SOURCE = "/kladana-pipeline/enricher"
 # drop the repeats that at-least-once delivery and re-processing after a crash produce.
 _ENRICHED_IDS = uuid.UUID("6f1c9a52-3d1e-4e0b-9a57-0b7f3f1f6a01")
 _UNAVAILABLE_IDS = uuid.UUID("0c2a5d7e-8b4f-4c3a-b1d9-5e6f7a8b9c02")
+_DELETED_IDS = uuid.UUID("9d3e6f10-2b7c-4e8a-a4d1-7c5b3a2f1e03")
+
+DELETE_ACTION = "DELETE"
+_DELETION_FACTS = ("received_at", "account_id", "audit_moment", "audit_uid")
+"""What a native DELETE webhook says of the deletion, passed on in the deleted event."""
 
 
 class DocumentSource(Protocol):
@@ -46,6 +52,9 @@ class DocumentRequest:
     raw_event_id: str
     document_id: str
     transaction_type: TransactionType
+    deletion: dict[str, str] | None = None
+    """For a native webhook whose action is DELETE: what it says of the deletion. Such a
+    document is not fetched: Kladana no longer has it."""
 
     @property
     def fetch_key(self) -> tuple[str, str]:
@@ -64,7 +73,12 @@ def read_request(record: Record, types: TypeTable) -> DocumentRequest:
     document_id = data.get("document_id")
     if not isinstance(document_id, str) or not document_id:
         raise MalformedEvent("raw event has no document_id")
-    return DocumentRequest(raw.get_id(), document_id, transaction_type)
+    deletion = None
+    if data.get("action") == DELETE_ACTION:
+        deletion = {
+            name: value for name in _DELETION_FACTS if isinstance(value := data.get(name), str)
+        }
+    return DocumentRequest(raw.get_id(), document_id, transaction_type, deletion)
 
 
 def enriched_event_id(raw_event_id: str) -> str:
@@ -107,3 +121,22 @@ def unavailable_record(request: DocumentRequest, error: DocumentNotFound) -> Rec
     )
     validate_event(unavailable)
     return to_record(unavailable)
+
+
+def deleted_record(request: DocumentRequest, deletion: dict[str, str]) -> Record:
+    """The event telling subscribers that Kladana deleted the document."""
+    deleted = new_event(
+        DOCUMENT_DELETED,
+        source=SOURCE,
+        document_id=request.document_id,
+        event_id=str(uuid.uuid5(_DELETED_IDS, request.raw_event_id)),
+        data={
+            "raw_event_id": request.raw_event_id,
+            "document_id": request.document_id,
+            "type": request.transaction_type.name,
+            "entity": request.transaction_type.entity,
+            **deletion,
+        },
+    )
+    validate_event(deleted)
+    return to_record(deleted)

@@ -15,7 +15,13 @@ from notifier.rules import PlannedMessage, RuleSet
 from notifier.sms import idempotency_key
 from shared.batch import Polled
 from shared.contracts import validate_event
-from shared.events import DOCUMENT_UNAVAILABLE, ENRICHED_DOCUMENT, event_data, from_record
+from shared.events import (
+    DOCUMENT_DELETED,
+    DOCUMENT_UNAVAILABLE,
+    ENRICHED_DOCUMENT,
+    event_data,
+    from_record,
+)
 from shared.logs import event_context, mask_phone
 from shared.settling import Handled, RecordHandler
 
@@ -69,9 +75,12 @@ class NotifyHandler:
             self._handle(event)
 
     def _handle(self, event: CloudEvent) -> None:
-        if event.get_type() == DOCUMENT_UNAVAILABLE.type:
-            # The enricher's news that Kladana lost the document: nothing to tell a customer.
-            log.info("document unavailable", extra={"document_id": event.get_subject()})
+        if event.get_type() in (DOCUMENT_UNAVAILABLE.type, DOCUMENT_DELETED.type):
+            # The enricher's news that Kladana lost or deleted the document: nothing to tell
+            # a customer.
+            log.info(
+                "document gone", extra={"document_id": event.get_subject(), "why": event.get_type()}
+            )
             return
         document: dict[str, Any] = event_data(event, ENRICHED_DOCUMENT)["document"]
         planned = self._rules.plan(document)

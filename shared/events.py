@@ -35,7 +35,11 @@ class EventSpec:
 RAW_WEBHOOK = EventSpec("com.kladana.webhook.received.v1", "raw-webhook.v1")
 ENRICHED_DOCUMENT = EventSpec("com.kladana.document.enriched.v1", "enriched-document.v1")
 DOCUMENT_UNAVAILABLE = EventSpec("com.kladana.document.unavailable.v1", "document-unavailable.v1")
-EVENT_SPECS = {spec.type: spec for spec in (RAW_WEBHOOK, ENRICHED_DOCUMENT, DOCUMENT_UNAVAILABLE)}
+DOCUMENT_DELETED = EventSpec("com.kladana.document.deleted.v1", "document-deleted.v1")
+EVENT_SPECS = {
+    spec.type: spec
+    for spec in (RAW_WEBHOOK, ENRICHED_DOCUMENT, DOCUMENT_UNAVAILABLE, DOCUMENT_DELETED)
+}
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ class ConsumerMetrics:
         )
         self.events_out = Counter(
             "consumer_events_out",
-            "Records settled, by outcome (enricher: enriched, unavailable, parked, "
+            "Records settled, by outcome (enricher: enriched, unavailable, deleted, parked, "
             "dead_lettered; notifier: handled, dead_lettered).",
             ["outcome"],
             registry=registry,

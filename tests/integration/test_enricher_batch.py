@@ -5,7 +5,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -15,9 +15,11 @@ from pydantic import SecretStr
 from enricher.errors import KladanaAuthFailed, KladanaUnavailable
 from enricher.settings import EnricherSettings
 from enricher.wiring import open_enricher_runtime
+from ingest.native import native_webhook
 from shared.contracts import validate_headers
-from shared.events import DOCUMENT_UNAVAILABLE, ENRICHED_DOCUMENT, to_record
+from shared.events import DOCUMENT_DELETED, DOCUMENT_UNAVAILABLE, ENRICHED_DOCUMENT, to_record
 from shared.health import Readiness
+from shared.kladana_types import TRANSACTION_TYPES
 from tests.conftest import KafkaRecordView, PipelineTopics, ReadTopic
 from tests.enricher_fakes import RecordingSource, not_found, raw_event
 from tests.helpers import publish_records, running_loop, wait_until
@@ -228,3 +230,53 @@ def test_a_refused_token_halts_once_commits_and_dead_letters_nothing_then_resume
         if r.getMessage().startswith("consuming halted on a configuration error")
     ]
     assert len(refusals) == 1
+
+
+def test_a_native_delete_becomes_a_document_deleted_event_without_asking_kladana(
+    kafka_bootstrap: str, topics: PipelineTopics, read_topic: ReadTopic
+) -> None:
+    """The raw events as ingest makes them from a native delivery (one UPDATE, one DELETE),
+    through the real broker: the UPDATE is fetched and enriched, the DELETE is not fetched
+    and announced as deleted."""
+    api = "https://api.kladana.com/api/remap/1.2/entity"
+    body = {
+        "auditContext": {"moment": "2024-06-10 15:27:00", "uid": "admin@example"},
+        "events": [
+            {
+                "meta": {"type": "customerorder", "href": f"{api}/customerorder/doc-kept"},
+                "action": "UPDATE",
+                "accountId": "acc-1",
+            },
+            {
+                "meta": {"type": "customerorder", "href": f"{api}/customerorder/doc-gone"},
+                "action": "DELETE",
+                "accountId": "acc-1",
+            },
+        ],
+    }
+    received = datetime(2024, 6, 10, 12, 27, tzinfo=UTC)
+    delivery = native_webhook(
+        json.dumps(body).encode(), {"requestId": ["req-1"]}, received, TRANSACTION_TYPES
+    )
+    publish(kafka_bootstrap, topics.raw, list(delivery.events))
+    source = RecordingSource()
+    with running(settings_for(kafka_bootstrap, topics), source):
+        answered = read_topic(topics.enriched, count=2)
+
+    assert [(entity, document) for entity, document, _ in source.calls] == [
+        ("customerorder", "doc-kept")
+    ]
+    [deleted] = by_type(answered, DOCUMENT_DELETED.type)
+    assert deleted["subject"] == "doc-gone"
+    assert deleted["data"] == {
+        "raw_event_id": delivery.events[1].get_id(),
+        "document_id": "doc-gone",
+        "type": "CustomerOrder",
+        "entity": "customerorder",
+        "received_at": "2024-06-10T12:27:00Z",
+        "account_id": "acc-1",
+        "audit_moment": "2024-06-10 15:27:00",
+        "audit_uid": "admin@example",
+    }
+    assert [e["subject"] for e in by_type(answered, ENRICHED_DOCUMENT.type)] == ["doc-kept"]
+    assert read_topic(topics.dead_letter) == []

@@ -16,7 +16,7 @@ from notifier.opt_outs import OptOutList, OptOutPolicy
 from notifier.rules import RuleSet
 from notifier.sms import Sms, idempotency_key
 from shared.contracts import ContractViolation
-from shared.events import RAW_WEBHOOK, new_event
+from shared.events import DOCUMENT_DELETED, DOCUMENT_UNAVAILABLE, RAW_WEBHOOK, new_event
 from tests.helpers import SEED_DOCUMENT_ID as DOCUMENT_ID
 from tests.helpers import SEED_SMS as SEED_TEXT
 from tests.helpers import enriched_event
@@ -127,6 +127,30 @@ def test_an_event_no_rule_matches_sends_nothing(
     database: Engine, ledger: Ledger, sender: RecordingSender, changes: dict[str, Any]
 ) -> None:
     _handler(database, sender)(enriched_event(**changes))
+    assert sender.sent == []
+    assert ledger.entries() == []
+
+
+@pytest.mark.parametrize("event_type", ["document-unavailable", "document-deleted"])
+def test_a_document_gone_from_kladana_sends_nothing(
+    database: Engine, sender: RecordingSender, ledger: Ledger, event_type: str
+) -> None:
+    spec = DOCUMENT_UNAVAILABLE if event_type == "document-unavailable" else DOCUMENT_DELETED
+    gone = {"status": 404, "reason": "Kladana answered 404"}
+    deleted = {"received_at": "2024-06-10T12:27:00Z"}
+    event = new_event(
+        spec,
+        source="/kladana-pipeline/enricher",
+        document_id=DOCUMENT_ID,
+        data={
+            "raw_event_id": "raw-1",
+            "document_id": DOCUMENT_ID,
+            "type": "CustomerOrder",
+            "entity": "customerorder",
+            **(gone if spec is DOCUMENT_UNAVAILABLE else deleted),
+        },
+    )
+    _handler(database, sender)(event)
     assert sender.sent == []
     assert ledger.entries() == []
 
