@@ -45,6 +45,8 @@ class NativeAccepted:
     request_id: str
     event_ids: list[str]
     duplicate: bool
+    ignored_events: int
+    """Events about entities other than the 14 types: skipped, not published."""
 
 
 class WebhookHandler:
@@ -86,10 +88,13 @@ class WebhookHandler:
         Kladana's next attempt may claim the ``requestId``."""
         request_id = delivery.request_id
         event_ids = [event.get_id() for event in delivery.events]
+        ignored_events = sum(delivery.ignored.values())
         claim = self._claim_when_settled(request_id)
         if claim is Claim.DUPLICATE:
             log.info("webhook repeated; already accepted", extra={"request_id": request_id})
-            return NativeAccepted(request_id, event_ids, duplicate=True)
+            return NativeAccepted(
+                request_id, event_ids, duplicate=True, ignored_events=ignored_events
+            )
         if claim is Claim.IN_FLIGHT:
             log.warning("webhook repeated while in progress", extra={"request_id": request_id})
             raise DeliveryInProgress(f"requestId {request_id} is still being accepted")
@@ -97,7 +102,10 @@ class WebhookHandler:
         # Whatever goes wrong, nothing was accepted: Kladana's next attempt must not be
         # taken for a repeat.
         try:
-            self._sink.accept([to_record(event) for event in delivery.events])
+            # A delivery of other entities only has nothing to publish, yet is accepted:
+            # Kladana would retry a refusal and in the end disable the webhook.
+            if delivery.events:
+                self._sink.accept([to_record(event) for event in delivery.events])
         except SinkUnavailable as error:
             self._request_ids.release(request_id)
             _log_not_accepted(about, error)
@@ -107,7 +115,8 @@ class WebhookHandler:
             raise
         self._request_ids.confirm(request_id)
         _log_accepted(about)
-        return NativeAccepted(request_id, event_ids, duplicate=False)
+        _log_ignored(delivery)
+        return NativeAccepted(request_id, event_ids, duplicate=False, ignored_events=ignored_events)
 
     def _claim_when_settled(self, request_id: str) -> Claim:
         """Claim ``request_id``; while another request holds it, wait a little for it to end."""
@@ -127,6 +136,15 @@ def _about(event: CloudEvent, **more: str) -> dict[str, Any]:
 def _log_accepted(about: list[dict[str, Any]]) -> None:
     for fields in about:
         log.info("webhook accepted", extra=fields)
+
+
+def _log_ignored(delivery: NativeWebhook) -> None:
+    """Once per accepted delivery, not per repeat (as the route counts them)."""
+    for entity, count in sorted(delivery.ignored.items()):
+        log.info(
+            "webhook events ignored: not a transaction type",
+            extra={"request_id": delivery.request_id, "entity": entity, "count": count},
+        )
 
 
 def _log_not_accepted(about: list[dict[str, Any]], error: SinkUnavailable) -> None:

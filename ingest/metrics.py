@@ -9,7 +9,7 @@ sum over all workers.
 """
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from flask import Response
 from prometheus_client import CollectorRegistry, Counter, Histogram, multiprocess
@@ -25,6 +25,13 @@ WEBHOOKS = Counter(
     "Webhook requests answered, by result (accepted, duplicate, refused, unavailable) and"
     " reason (the error code of a refusal).",
     ["result", "reason"],
+    registry=None,
+)
+NATIVE_EVENTS_IGNORED = Counter(
+    "ingest_native_events_ignored_total",
+    "Events of accepted native webhooks that were skipped, not published: about an entity"
+    " that is none of the 14 transaction types.",
+    ["entity"],
     registry=None,
 )
 WEBHOOK_SECONDS = Histogram(
@@ -48,6 +55,13 @@ def count_webhook(response: Response, elapsed_s: float) -> None:
     code = body.get("error") if isinstance(body, dict) else None
     result = "unavailable" if status == 503 else "refused"
     WEBHOOKS.labels(result, code if isinstance(code, str) else str(status)).inc()
+
+
+def count_ignored_events(ignored: Mapping[str, int]) -> None:
+    """Count a newly accepted native delivery's skipped events; a repeat's are not counted
+    again, so the counter tells how many events Kladana sent about other entities."""
+    for entity, count in ignored.items():
+        NATIVE_EVENTS_IGNORED.labels(entity).inc(count)
 
 
 class SinkCollector(Collector):
@@ -86,5 +100,6 @@ def sink_registry(sink: EventSink) -> CollectorRegistry:
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
     else:
         registry.register(WEBHOOKS)
+        registry.register(NATIVE_EVENTS_IGNORED)
         registry.register(WEBHOOK_SECONDS)
     return registry

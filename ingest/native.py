@@ -1,5 +1,8 @@
 """A native API webhook (``POST /webhook?requestId=<uuid>`` with a JSON body of ``events``),
-checked and turned into one raw event per event it holds.
+checked and turned into one raw event per event it holds about one of the 14 transaction
+types. Events about other entities (a webhook may also watch e.g. counterparties) are
+checked as strictly, then only counted: refusing the delivery would make Kladana drop the
+good events with them.
 
 Kladana repeats a delivery with the same ``requestId``; each raw event's id is derived
 from the ``requestId`` and the event's position, so a repeat that gets through (e.g. to
@@ -9,6 +12,7 @@ another host) carries the same CloudEvents ids and a subscriber can drop it by i
 import json
 import re
 import uuid
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -40,14 +44,19 @@ EVENT_ID_NAMESPACE = uuid.UUID("6f1b7c2e-3d4a-5b6c-8d9e-0a1b2c3d4e5f")
 """uuid5 namespace of native raw event ids; changing it changes every id."""
 
 _ACTION = re.compile(r"[A-Z_]{1,32}")
+_ENTITY = re.compile(r"[a-z]{1,64}")
+"""What Kladana's entity names look like; bounds the entities an ignored event may name
+(they become metric labels)."""
 
 
 @dataclass(frozen=True)
 class NativeWebhook:
-    """One delivery: its ``requestId`` and the raw events of its ``events``, in order."""
+    """One delivery: its ``requestId``, the raw events of its events about the 14 types,
+    in order, and how many events it held about each other entity."""
 
     request_id: str
     events: tuple[CloudEvent, ...]
+    ignored: Mapping[str, int]
 
 
 def native_event_id(request_id: str, index: int) -> str:
@@ -82,11 +91,17 @@ def native_webhook(
         "request_id": request_id,
         **_audit(payload.get("auditContext")),
     }
-    raw_events = tuple(
-        _raw_event(event, index, common, types, received_at, request_id)
-        for index, event in enumerate(events)
-    )
-    return NativeWebhook(request_id, raw_events)
+    raw_events: list[CloudEvent] = []
+    ignored: Counter[str] = Counter()
+    for index, event in enumerate(events):
+        # Each event keeps its index in the delivery, skipped ones included, so that its id
+        # is the same whatever the delivery's other events are about.
+        raw = _raw_event(event, index, common, types, received_at, request_id)
+        if isinstance(raw, CloudEvent):
+            raw_events.append(raw)
+        else:
+            ignored[raw] += 1
+    return NativeWebhook(request_id, tuple(raw_events), dict(ignored))
 
 
 def _raw_event(
@@ -96,7 +111,8 @@ def _raw_event(
     types: TypeTable,
     received_at: datetime,
     request_id: str,
-) -> CloudEvent:
+) -> CloudEvent | str:
+    """The raw event of a known entity's event, or the entity of another one's."""
     where = f"events[{index}]"
     if not isinstance(event, dict):
         raise _malformed(f"{where} must be an object")
@@ -105,13 +121,8 @@ def _raw_event(
         raise _malformed(f"{where}.meta must be an object")
     entity = _string(meta.get("type"), f"{where}.meta.type")
     href = _string(meta.get("href"), f"{where}.meta.href")
-    transaction_type = types.by_entity(entity)
-    if transaction_type is None:
-        raise InvalidWebhook(
-            "unknown_entity",
-            f"{where}.meta.type must be the entity of one of Kladana's transaction types",
-            valid_entities=[known.entity for name in types.names if (known := types.by_name(name))],
-        )
+    if not _ENTITY.fullmatch(entity):
+        raise _malformed(f"{where}.meta.type must be 1 to 64 lowercase letters")
     document_id = _document_id(href, entity, where)
     action = _string(event.get("action"), f"{where}.action")
     if not _ACTION.fullmatch(action):
@@ -119,6 +130,14 @@ def _raw_event(
     account_id = _string(event.get("accountId"), f"{where}.accountId")
     if not DOCUMENT_ID.fullmatch(account_id):
         raise _malformed(f"{where}.accountId must be 1 to 64 letters, digits or '-'")
+    updated_fields = (
+        _texts(event["updatedFields"], f"{where}.updatedFields")
+        if "updatedFields" in event
+        else None
+    )
+    transaction_type = types.by_entity(entity)
+    if transaction_type is None:
+        return entity
     data: dict[str, Any] = {
         **common,
         "document_id": document_id,
@@ -127,8 +146,8 @@ def _raw_event(
         "action": action,
         "account_id": account_id,
     }
-    if "updatedFields" in event:
-        data["updated_fields"] = _texts(event["updatedFields"], f"{where}.updatedFields")
+    if updated_fields is not None:
+        data["updated_fields"] = updated_fields
     return new_event(
         RAW_WEBHOOK,
         source=SOURCE,

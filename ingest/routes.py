@@ -15,7 +15,7 @@ from werkzeug.exceptions import MethodNotAllowed
 from ingest.access import TOKEN_PARAMETER, AccessPolicy, Address
 from ingest.errors import DeliveryInProgress, InvalidWebhook, SinkUnavailable
 from ingest.handlers import WebhookHandler
-from ingest.metrics import count_webhook, sink_registry
+from ingest.metrics import count_ignored_events, count_webhook, sink_registry
 from ingest.native import NativeWebhook, native_webhook
 from ingest.sink import EventSink
 from ingest.webhooks import Query, WebhookKind, raw_event, webhook_kind
@@ -76,10 +76,13 @@ def webhook_blueprint(
         if isinstance(webhook, NativeWebhook):
             # 200, what Kladana expects of a native webhook, also for a repeat.
             accepted = handler.accept_native(webhook)
+            if not accepted.duplicate:
+                count_ignored_events(webhook.ignored)
             body = jsonify(
                 request_id=accepted.request_id,
                 event_ids=accepted.event_ids,
                 duplicate=accepted.duplicate,
+                ignored_events=accepted.ignored_events,
             )
             return body, 200
         handler.accept_workflow(webhook)

@@ -4,8 +4,9 @@ Planning everything up front (pure, no I/O) makes a run reproducible from its se
 lets the unit tests check the mix without a pipeline. What Kladana really sends: workflow
 webhooks (``?id=&type=``, GET or POST) for all 14 transaction types, the same webhook
 again, bursts on one document (a document edited several times in a row), native API
-webhooks (``POST ?requestId=`` with an ``events`` body) including Kladana's own retries
-with the same ``requestId``, ids Kladana cannot find, and garbage.
+webhooks (``POST ?requestId=`` with an ``events`` body, some also about an entity that is
+none of the 14 types, which ingest skips) including Kladana's own retries with the same
+``requestId``, ids Kladana cannot find, and garbage.
 
 Every document the mix names is one it made up (``documents.py``): the sandbox serves
 exactly those, and the plan declares, for each, the SMS it must cause
@@ -26,6 +27,10 @@ from shared.kladana_types import TRANSACTION_TYPES
 API_BASE = "https://api.kladana.com/api/remap/1.2"
 BURST_SIZE = 5
 BURST_SPACING_S = 0.02
+MIXED_SHARE = 0.3
+"""Of native webhooks, those that also hold an event about another entity."""
+OTHER_ENTITY = "counterparty"
+"""An entity a native webhook may watch that is none of the 14 types."""
 
 
 class Expect(Enum):
@@ -70,7 +75,6 @@ MALFORMED = (
     "wrong_token",
     "no_token",
     "bad_json",
-    "unknown_entity",
     "invalid_href",
     "method",
 )
@@ -130,7 +134,11 @@ class _Planner:
             self.new_document() if self.rng.random() < 0.7 else self.known_document()
             for _ in range(self.rng.randint(1, 3))
         ]
-        events = [_native_event(document.id, document.type) for document in documents]
+        events = [_native_event(document.id, _entity(document.type)) for document in documents]
+        if self.rng.random() < MIXED_SHARE:
+            # Anywhere among them: the known events' ids must not depend on its place.
+            other = _native_event(_uuid(self.rng), OTHER_ENTITY)
+            events.insert(self.rng.randint(0, len(events)), other)
         body = json.dumps({"events": events}).encode()
         params = {"requestId": _uuid(self.rng), "token": self.token}
         request = PlannedRequest(
@@ -205,21 +213,23 @@ class _Planner:
         elif kind == "method":
             method = "PUT"
         else:
-            event = _native_event(document_id, type_name)
-            if kind == "unknown_entity":
-                event["meta"]["type"] = "invoice"
-            elif kind == "invalid_href":
+            event = _native_event(document_id, _entity(type_name))
+            if kind == "invalid_href":
                 event["meta"]["href"] = "https://api.kladana.com/not/an/entity"
             body = b"{not json" if kind == "bad_json" else json.dumps({"events": [event]}).encode()
             params = {"requestId": _uuid(self.rng), **token}
         return PlannedRequest(at_s, f"malformed:{kind}", method, params, body, Expect.REJECT)
 
 
-def _native_event(document_id: str, type_name: str) -> dict[str, Any]:
+def _entity(type_name: str) -> str:
     known = TRANSACTION_TYPES.by_name(type_name)
     assert known is not None
+    return known.entity
+
+
+def _native_event(document_id: str, entity: str) -> dict[str, Any]:
     return {
-        "meta": {"type": known.entity, "href": f"{API_BASE}/entity/{known.entity}/{document_id}"},
+        "meta": {"type": entity, "href": f"{API_BASE}/entity/{entity}/{document_id}"},
         "action": "UPDATE",
         "accountId": "84e60e93-f15f-11e5-7a69-97110003c5a1",
         "updatedFields": ["state"],

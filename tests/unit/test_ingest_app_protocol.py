@@ -1,6 +1,7 @@
 """The ingest app over HTTP: native webhooks, their de-duplication, tokens in the path,
 several tokens, the address allow-list behind proxies, and the body size limit."""
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -96,6 +97,7 @@ def test_a_native_webhook_is_accepted_as_one_raw_event_per_event(
         "request_id": REQUEST_ID,
         "event_ids": [native_event_id(REQUEST_ID, index) for index in range(3)],
         "duplicate": False,
+        "ignored_events": 0,
     }
     assert body["event_ids"] == [envelope["id"] for envelope in envelopes]
 
@@ -109,6 +111,76 @@ def test_a_repeated_request_id_is_answered_200_and_accepts_nothing_more(
     assert again == {**first, "duplicate": True}
     assert_json(post_native(client, request_id="another-request"), 200)
     assert len(sink.accepted) == 6
+
+
+def other_entity_event(entity: str, document_id: str) -> dict[str, Any]:
+    return {
+        "meta": {
+            "type": entity,
+            "href": f"https://api.kladana.com/api/remap/1.2/entity/{entity}/{document_id}",
+        },
+        "action": "UPDATE",
+        "accountId": ACCOUNT_ID,
+    }
+
+
+def ignored_count(client: FlaskClient, entity: str) -> float:
+    sample = f'ingest_native_events_ignored_total{{entity="{entity}"}} '
+    text = client.get("/metrics").get_data(as_text=True)
+    return sum(float(line[len(sample) :]) for line in text.splitlines() if line.startswith(sample))
+
+
+def test_a_delivery_mixing_other_entities_publishes_its_known_events_and_counts_the_rest(
+    client: FlaskClient, sink: RecordingSink, caplog: pytest.LogCaptureFixture
+) -> None:
+    body = native_body(DOCUMENT_IDS[0], DOCUMENT_IDS[2])
+    body["events"].insert(1, other_entity_event("counterparty", DOCUMENT_IDS[1]))
+    body["events"].append(other_entity_event("counterparty", DOCUMENT_IDS[1]))
+    before = ignored_count(client, "counterparty")
+
+    with caplog.at_level(logging.INFO, logger="ingest"):
+        answer = assert_json(post_native(client, body=body), 200)
+
+    # Ids by the events' places in the delivery, as if the others had been accepted too.
+    assert answer == {
+        "request_id": REQUEST_ID,
+        "event_ids": [native_event_id(REQUEST_ID, 0), native_event_id(REQUEST_ID, 2)],
+        "duplicate": False,
+        "ignored_events": 2,
+    }
+    assert [envelope["id"] for envelope in sink.envelopes()] == answer["event_ids"]
+    assert [envelope["subject"] for envelope in sink.envelopes()] == [
+        DOCUMENT_IDS[0],
+        DOCUMENT_IDS[2],
+    ]
+    assert ignored_count(client, "counterparty") - before == 2
+    [logged] = [r for r in caplog.records if r.getMessage().startswith("webhook events ignored")]
+    assert (logged.entity, logged.count) == ("counterparty", 2)  # type: ignore[attr-defined]
+
+    # A repeat publishes nothing more and counts nothing more.
+    assert assert_json(post_native(client, body=body), 200) == {**answer, "duplicate": True}
+    assert len(sink.accepted) == 2
+    assert ignored_count(client, "counterparty") - before == 2
+
+
+def test_a_delivery_of_other_entities_only_is_answered_200_and_publishes_nothing(
+    client: FlaskClient, sink: RecordingSink
+) -> None:
+    body = {"events": [other_entity_event("product", document_id) for document_id in DOCUMENT_IDS]}
+    before = ignored_count(client, "product")
+
+    answer = assert_json(post_native(client, body=body), 200)
+
+    assert answer == {
+        "request_id": REQUEST_ID,
+        "event_ids": [],
+        "duplicate": False,
+        "ignored_events": 3,
+    }
+    assert sink.accepted == []
+    assert ignored_count(client, "product") - before == 3
+    assert assert_json(post_native(client, body=body), 200)["duplicate"] is True
+    assert sink.accepted == []
 
 
 def test_a_repeat_seen_by_another_worker_process_is_not_accepted(
@@ -184,13 +256,26 @@ def test_a_repeat_that_outwaits_its_patience_gets_503(
             {
                 "events": [
                     {
-                        "meta": {"type": "product", "href": f"/entity/product/{DOCUMENT_IDS[0]}"},
+                        "meta": {"type": "Product", "href": f"/entity/Product/{DOCUMENT_IDS[0]}"},
                         "action": "UPDATE",
                         "accountId": ACCOUNT_ID,
                     }
                 ]
             },
-            "unknown_entity",
+            "malformed_body",
+        ),
+        (
+            # An event of another entity is skipped only when it is well formed.
+            {
+                "events": [
+                    {
+                        "meta": {"type": "product", "href": f"/entity/move/{DOCUMENT_IDS[0]}"},
+                        "action": "UPDATE",
+                        "accountId": ACCOUNT_ID,
+                    }
+                ]
+            },
+            "invalid_href",
         ),
         (
             {

@@ -20,12 +20,12 @@ DOCUMENT_IDS = ["34efe2ee-015e-11e6-9464-e4de0000006b", "5427bc76-b95f-11eb-0a80
 RECEIVED_AT = datetime(2024, 6, 10, 12, 0, tzinfo=UTC)
 
 
-def delivery() -> NativeWebhook:
+def delivery(entity: str = "customerorder") -> NativeWebhook:
     api = "https://api.kladana.com/api/remap/1.2/entity"
     body = {
         "events": [
             {
-                "meta": {"type": "customerorder", "href": f"{api}/customerorder/{document_id}"},
+                "meta": {"type": entity, "href": f"{api}/{entity}/{document_id}"},
                 "action": "UPDATE",
                 "accountId": "84e60e93-f7b2-11e5-7a69-971500188b19",
             }
@@ -61,7 +61,10 @@ def test_a_new_delivery_is_claimed_accepted_in_order_then_confirmed() -> None:
 
     assert [envelope["subject"] for envelope in sink.envelopes()] == DOCUMENT_IDS
     assert accepted == NativeAccepted(
-        REQUEST_ID, [envelope["id"] for envelope in sink.envelopes()], duplicate=False
+        REQUEST_ID,
+        [envelope["id"] for envelope in sink.envelopes()],
+        duplicate=False,
+        ignored_events=0,
     )
     assert request_ids.calls == [("claim", REQUEST_ID), ("confirm", REQUEST_ID)]
 
@@ -72,9 +75,19 @@ def test_a_delivery_accepted_before_is_a_duplicate_with_the_same_event_ids() -> 
 
     again = handler(sink, request_ids).accept_native(delivery())
 
-    assert again == NativeAccepted(REQUEST_ID, first.event_ids, duplicate=True)
+    assert again == NativeAccepted(REQUEST_ID, first.event_ids, duplicate=True, ignored_events=0)
     assert sink.accepted == []
     assert request_ids.calls == [("claim", REQUEST_ID)]
+
+
+def test_a_delivery_of_other_entities_only_is_accepted_without_the_sink() -> None:
+    # The sink could take nothing: a delivery with nothing to publish does not ask it.
+    sink, request_ids = RecordingSink(failure=SinkUnavailable("spool full")), ScriptedRequestIds()
+
+    accepted = handler(sink, request_ids).accept_native(delivery("counterparty"))
+
+    assert accepted == NativeAccepted(REQUEST_ID, [], duplicate=False, ignored_events=2)
+    assert request_ids.calls == [("claim", REQUEST_ID), ("confirm", REQUEST_ID)]
 
 
 def test_a_repeat_waits_while_the_first_delivery_holds_the_claim() -> None:

@@ -136,13 +136,43 @@ def test_an_href_with_a_query_or_another_host_is_read_by_its_path() -> None:
     assert raw.get_subject() == ORDER_ID
 
 
-def test_an_unknown_entity_is_refused_listing_the_known_ones() -> None:
-    refused = refusal(body(event("move", ORDER_ID), event("product", ORDER_ID)))
-    assert refused.code == "unknown_entity"
-    assert "events[1].meta.type" in refused.message
-    assert len(refused.details["valid_entities"]) == 14
-    assert "customerorder" in refused.details["valid_entities"]
-    json.dumps(refused.body())
+def test_events_of_other_entities_are_skipped_and_the_others_keep_their_ids() -> None:
+    delivery = build(
+        body(
+            event("counterparty", ORDER_ID),
+            event("move", ORDER_ID),
+            event("product", DEMAND_ID),
+            event("demand", DEMAND_ID),
+            event("counterparty", DEMAND_ID),
+        )
+    )
+    assert [raw.get_id() for raw in delivery.events] == [
+        native_event_id(REQUEST_ID, 1),
+        native_event_id(REQUEST_ID, 3),
+    ]
+    assert [event_data(raw, RAW_WEBHOOK)["type"] for raw in delivery.events] == ["Move", "Demand"]
+    assert delivery.ignored == {"counterparty": 2, "product": 1}
+
+
+def test_a_delivery_of_other_entities_only_holds_no_event() -> None:
+    delivery = build(body(event("product", ORDER_ID)))
+    assert delivery.events == ()
+    assert delivery.ignored == {"product": 1}
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        event("Product", ORDER_ID),
+        event("product-folder", ORDER_ID),
+        event("product", ORDER_ID, accountId="../x"),
+        event("product", ORDER_ID, updatedFields="name"),
+    ],
+)
+def test_an_event_of_another_entity_is_checked_like_the_others(entry: dict[str, Any]) -> None:
+    refused = refusal(body(event("move", ORDER_ID), entry))
+    assert refused.code == "malformed_body"
+    assert "events[1]" in refused.message
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,14 @@ every document it names made up by the runner, with the SMS it must cause declar
 import json
 from collections import Counter
 
-from bench.scenario.mix import BURST_SIZE, Expect, Plan, PlannedRequest, plan_webhooks
+from bench.scenario.mix import (
+    BURST_SIZE,
+    OTHER_ENTITY,
+    Expect,
+    Plan,
+    PlannedRequest,
+    plan_webhooks,
+)
 from shared.kladana_types import TRANSACTION_TYPES
 
 TOKEN = "t0ken"
@@ -76,12 +83,18 @@ def test_malformed_requests_expect_a_refusal_and_the_rest_acceptance() -> None:
 
 
 def test_a_native_webhook_body_names_its_documents_in_kladana_hrefs() -> None:
-    native = next(r for r in plan() if r.label == "native")
-    assert native.body is not None
-    events = json.loads(native.body)["events"]
-    assert [e["meta"]["href"].rsplit("/", 1)[1] for e in events] == list(native.documents)
-    for event in events:
-        assert TRANSACTION_TYPES.by_entity(event["meta"]["type"]) is not None
+    natives = [r for r in plan() if r.label == "native"]
+    mixed = 0
+    for native in natives:
+        assert native.body is not None
+        events = json.loads(native.body)["events"]
+        known = [e for e in events if TRANSACTION_TYPES.by_entity(e["meta"]["type"])]
+        assert [e["meta"]["href"].rsplit("/", 1)[1] for e in known] == list(native.documents)
+        others = [e["meta"]["type"] for e in events if e not in known]
+        assert others in ([], [OTHER_ENTITY])
+        mixed += bool(others)
+    # Some deliveries also hold an event ingest skips; their documents must still arrive.
+    assert 0 < mixed < len(natives)
 
 
 def test_every_document_a_request_names_is_planned_with_its_type_but_unknown_ids() -> None:
