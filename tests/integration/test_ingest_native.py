@@ -95,3 +95,32 @@ def test_a_native_webhook_with_three_events_yields_three_raw_events_once(
         assert envelope["data"]["action"] == action
         assert envelope["data"]["request_id"] == REQUEST_ID
         assert envelope["data"]["kind"] == "native"
+
+
+def test_a_delivery_mixing_other_entities_is_answered_200_and_its_known_events_arrive(
+    client: FlaskClient, worker: Worker, topics: PipelineTopics, read_topic: ReadTopic
+) -> None:
+    mixed = {
+        "events": [
+            {
+                "meta": {"type": "product", "href": f"{API}/product/7f1b2c3d-0000-11ee-0a80-1"},
+                "action": "UPDATE",
+                "accountId": ACCOUNT_ID,
+            },
+            *BODY["events"],
+        ]
+    }
+    response = client.post("/webhook", query_string={"requestId": REQUEST_ID}, json=mixed)
+
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.get_json()["ignored_events"] == 1
+    read_topic(topics.raw, count=3)
+    assert wait_until(lambda: worker.durability.sink.status().spool_depth == 0, timeout_s=30)
+    records = read_topic(topics.raw)
+    # The known events keep the ids of their places in the delivery: 1, 2 and 3.
+    assert sorted(json.loads(record.value)["id"] for record in records) == sorted(
+        native_event_id(REQUEST_ID, index) for index in (1, 2, 3)
+    )
+    assert sorted(record.key for record in records) == sorted(
+        document_id.encode() for _, document_id, _ in EVENTS
+    )
