@@ -5,6 +5,7 @@ publishes what they build; nothing here does I/O.
 """
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
@@ -18,6 +19,7 @@ from shared.events import (
     DOCUMENT_UNAVAILABLE,
     ENRICHED_DOCUMENT,
     RAW_WEBHOOK,
+    EventSpec,
     Record,
     event_data,
     from_record,
@@ -105,38 +107,31 @@ def enriched_record(
 def unavailable_record(request: DocumentRequest, error: DocumentNotFound) -> Record:
     """The event telling subscribers that Kladana no longer has the document."""
     status = getattr(error, "status", None)
-    unavailable = new_event(
-        DOCUMENT_UNAVAILABLE,
-        source=SOURCE,
-        document_id=request.document_id,
-        event_id=str(uuid.uuid5(_UNAVAILABLE_IDS, request.raw_event_id)),
-        data={
-            "raw_event_id": request.raw_event_id,
-            "document_id": request.document_id,
-            "type": request.transaction_type.name,
-            "entity": request.transaction_type.entity,
-            "status": status if isinstance(status, int) else 404,
-            "reason": str(error),
-        },
-    )
-    validate_event(unavailable)
-    return to_record(unavailable)
+    facts = {"status": status if isinstance(status, int) else 404, "reason": str(error)}
+    return _gone_record(DOCUMENT_UNAVAILABLE, _UNAVAILABLE_IDS, request, facts)
 
 
 def deleted_record(request: DocumentRequest, deletion: dict[str, str]) -> Record:
     """The event telling subscribers that Kladana deleted the document."""
-    deleted = new_event(
-        DOCUMENT_DELETED,
+    return _gone_record(DOCUMENT_DELETED, _DELETED_IDS, request, deletion)
+
+
+def _gone_record(
+    spec: EventSpec, ids: uuid.UUID, request: DocumentRequest, facts: Mapping[str, Any]
+) -> Record:
+    """An event about a document Kladana no longer has, with an id fixed by the raw event's."""
+    gone = new_event(
+        spec,
         source=SOURCE,
         document_id=request.document_id,
-        event_id=str(uuid.uuid5(_DELETED_IDS, request.raw_event_id)),
+        event_id=str(uuid.uuid5(ids, request.raw_event_id)),
         data={
             "raw_event_id": request.raw_event_id,
             "document_id": request.document_id,
             "type": request.transaction_type.name,
             "entity": request.transaction_type.entity,
-            **deletion,
+            **facts,
         },
     )
-    validate_event(deleted)
-    return to_record(deleted)
+    validate_event(gone)
+    return to_record(gone)

@@ -26,26 +26,27 @@ from tests.integration.test_enricher_loop import (
     running,
     settings_for,
 )
+from tests.sandbox_ids import (
+    CASH_IN,
+    CASH_OUT,
+    DEMAND,
+    INVOICE_IN,
+    INVOICE_OUT,
+    MOVE,
+    ORDER_5643,
+    ORDER_5644,
+    PAYMENT_IN,
+    PAYMENT_OUT,
+    PRODUCTION_TASK,
+    PURCHASE_ORDER,
+    PURCHASE_RETURN,
+    SALES_RETURN,
+    SUPPLY,
+)
 
 pytestmark = pytest.mark.broker
 
 ENRICHED_TYPE = "com.kladana.document.enriched.v1"
-
-ORDER_5643 = "34efe2ee-015e-11e6-9464-e4de0000006b"
-ORDER_5644 = "a5f2022a-eb25-11f1-a1e8-02fc00000001"
-INVOICE_OUT = "a5f5a8a8-eb25-11f1-b048-02fc00000001"
-PURCHASE_ORDER = "b7000001-eb25-11f1-a101-02fc00000001"
-INVOICE_IN = "b7000002-eb25-11f1-a102-02fc00000001"
-DEMAND = "b7000003-eb25-11f1-a103-02fc00000001"
-SUPPLY = "b7000004-eb25-11f1-a104-02fc00000001"
-PRODUCTION_TASK = "b7000005-eb25-11f1-a105-02fc00000001"
-PAYMENT_IN = "b7000006-eb25-11f1-a106-02fc00000001"
-PAYMENT_OUT = "b7000007-eb25-11f1-a107-02fc00000001"
-CASH_IN = "b7000008-eb25-11f1-a108-02fc00000001"
-CASH_OUT = "b7000009-eb25-11f1-a109-02fc00000001"
-SALES_RETURN = "b700000a-eb25-11f1-a10a-02fc00000001"
-MOVE = "b700000b-eb25-11f1-a10b-02fc00000001"
-PURCHASE_RETURN = "b700000c-eb25-11f1-a10c-02fc00000001"
 
 
 def inr(minor: int, amount: str) -> dict[str, Any]:

@@ -12,6 +12,22 @@ from flask.testing import FlaskClient
 from sandbox.app import create_app
 from sandbox.limits import RateLimits
 from shared.kladana_types import TRANSACTION_TYPES
+from tests.sandbox_ids import (
+    CASH_IN,
+    CASH_OUT,
+    INVOICE_OUT,
+    MOVE,
+    PAYMENT_IN,
+    PAYMENT_OUT,
+    PRODUCTION_TASK,
+    PURCHASE_ORDER,
+    PURCHASE_RETURN,
+    SALES_RETURN,
+)
+from tests.sandbox_ids import DEMAND as SHIPMENT
+from tests.sandbox_ids import INVOICE_IN as SUPPLIER_INVOICE
+from tests.sandbox_ids import ORDER_5643 as SEED_ORDER
+from tests.sandbox_ids import SUPPLY as RECEIVING
 from tests.unit.sandbox_client import (
     BASE,
     CONTROL,
@@ -23,20 +39,6 @@ from tests.unit.sandbox_client import (
 )
 
 API = f"{BASE}/api/remap/1.2"
-SEED_ORDER = "34efe2ee-015e-11e6-9464-e4de0000006b"
-PURCHASE_ORDER = "b7000001-eb25-11f1-a101-02fc00000001"
-SUPPLIER_INVOICE = "b7000002-eb25-11f1-a102-02fc00000001"
-SHIPMENT = "b7000003-eb25-11f1-a103-02fc00000001"
-RECEIVING = "b7000004-eb25-11f1-a104-02fc00000001"
-PRODUCTION_TASK = "b7000005-eb25-11f1-a105-02fc00000001"
-PAYMENT_IN = "b7000006-eb25-11f1-a106-02fc00000001"
-PAYMENT_OUT = "b7000007-eb25-11f1-a107-02fc00000001"
-CASH_IN = "b7000008-eb25-11f1-a108-02fc00000001"
-CASH_OUT = "b7000009-eb25-11f1-a109-02fc00000001"
-SALES_RETURN = "b700000a-eb25-11f1-a10a-02fc00000001"
-MOVE = "b700000b-eb25-11f1-a10b-02fc00000001"
-PURCHASE_RETURN = "b700000c-eb25-11f1-a10c-02fc00000001"
-INVOICE_OUT = "a5f5a8a8-eb25-11f1-b048-02fc00000001"
 ADVANCE_PAYMENT = "a5f937f2-eb25-11f1-8354-02fc00000001"  # pays nothing yet
 
 TRADE = "agent,agent.contactpersons,state,organization,rate.currency,positions"
