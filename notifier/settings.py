@@ -55,6 +55,12 @@ class NotifierSettings(ConsumerSettings, LedgerSettings):
     """Where Twilio reaches this service (METRICS_PORT, through a proxy): with it, Twilio
     is asked for status callbacks at ``<url>/twilio/status``; without it, none."""
     sms_timeout_s: float = Field(default=10.0, gt=0)
+    dlt_entity_id: str | None = None
+    """The shop's DLT principal entity ID (TRAI), sent with every SMS by the Indian gateways."""
+    sms_sender: str | None = None
+    """The DLT-registered header (sender ID) of every SMS whose rule names no ``sender``."""
+    notifier_language_attribute: str = "Language"
+    """The counterparty attribute that picks a rule's template language (e.g. ``hi``)."""
     notifier_rules: Path | None = None
     notify_timezone: ZoneInfo = ZoneInfo("Asia/Kolkata")
     """The zone dates are shown in to customers."""

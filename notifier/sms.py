@@ -28,6 +28,9 @@ class Sms:
     """The same for every send of one business event, so a provider can drop repeats."""
     sender: str | None = None
     """The sender id or number the rule names; ``None``: the provider's default."""
+    dlt_template_id: str | None = None
+    """The DLT content template the text was registered as (India's TRAI rules); ``None``
+    for a rule without one."""
 
 
 def idempotency_key(document_id: str, rule_name: str, state: str) -> str:
