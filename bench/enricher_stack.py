@@ -186,6 +186,8 @@ class RunResult:
     """Enriched events/s from ``warm_up_s`` after the first event to the last one sent."""
     overall_per_s: float
     """Enriched events/s from the first event sent to the last enriched."""
+    elapsed_s: float
+    """From the first event sent to the last enriched."""
     api_calls: int
     rate_limited: int
     """429 answers the sandbox gave during the run."""
@@ -222,6 +224,7 @@ def summarise(
         all_enriched=len(ours) == len(received_at),
         steady_per_s=steady / (last_sent - steady_from) if last_sent > steady_from else math.nan,
         overall_per_s=len(ours) / (last_enriched - first_sent) if ours else 0.0,
+        elapsed_s=last_enriched - first_sent,
         api_calls=stats["requests"],
         rate_limited=stats["responses"].get("429", 0),
         max_parallel=stats["max_parallel"],
@@ -247,3 +250,37 @@ def wait_for_sandbox(control: SandboxControl) -> None:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
+
+
+@contextmanager
+def sandbox_serving(
+    bootstrap: str, work: Path, *, token: str, latency_ms: int
+) -> Iterator[tuple[SandboxControl, dict[str, str]]]:
+    """``python -m sandbox`` answering in ``latency_ms`` with Kladana's limits, its control,
+    and the environment that points an enricher at it and at the broker."""
+    port = free_port()
+    sandbox = ServiceProcess(
+        "sandbox",
+        {
+            "SANDBOX_PORT": str(port),
+            "SANDBOX_TOKEN": token,
+            "SANDBOX_LATENCY_MS": str(latency_ms),
+            "SANDBOX_SYNTHESIZE": "true",
+            # Not the subject: a log line per request would take CPU from the enricher.
+            "LOG_LEVEL": "WARNING",
+        },
+        log_dir=work,
+    ).start()
+    try:
+        control = SandboxControl(f"http://127.0.0.1:{port}", token)
+        wait_for_sandbox(control)
+        yield (
+            control,
+            {
+                "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+                "KLADANA_API_URL": f"http://127.0.0.1:{port}/api/remap/1.2",
+                "KLADANA_TOKEN": token,
+            },
+        )
+    finally:
+        sandbox.stop()

@@ -8,8 +8,8 @@ A document is fetched with the ``expand`` its type asks for (``shared/kladana_ty
 Should Kladana refuse that expand anyway (400/412 naming ``expand``, code 1089), the
 document is fetched once more without it: a refused expand never costs the document.
 
-Each call makes ONE attempt inside a :class:`~enricher.limiter.RequestLimiter` slot and
-feeds the answer's rate-limit headers back to the limiter; retrying is the caller's job.
+Each call makes ONE attempt inside a limiter's slot (:mod:`enricher.limiting`) and feeds
+the answer's rate-limit headers back to it; retrying is the caller's job.
 """
 
 import json
@@ -23,6 +23,7 @@ from urllib.parse import quote
 import requests
 from pydantic import SecretStr
 
+from enricher.bucket import ServerQuota
 from enricher.errors import (
     DocumentNotFound,
     InvalidDocument,
@@ -31,7 +32,7 @@ from enricher.errors import (
     KladanaUnavailable,
     TypeForbidden,
 )
-from enricher.limiter import RequestLimiter
+from enricher.limiting import Limiter, Permit
 from enricher.metrics import KladanaMetrics, default_enricher_metrics
 from shared.errors import PipelineError
 
@@ -62,7 +63,7 @@ class KladanaClient:
         token: SecretStr,
         timeout_s: float,
         *,
-        limiter: RequestLimiter,
+        limiter: Limiter,
         metrics: KladanaMetrics | None = None,
     ) -> None:
         self._session = session
@@ -97,19 +98,15 @@ class KladanaClient:
             "Accept-Encoding": "gzip",
             "Accept": "application/json;charset=utf-8",
         }
-        with self._limiter.slot():
-            response = self._get(url, headers, what)
+        with self._limiter.slot() as permit:
+            response = self._get(url, headers, what, permit)
             # Before the slot is released, so a 429's pause holds back the next caller too.
-            self._limiter.observe(
-                remaining=header_count(response.headers, "X-RateLimit-Remaining"),
-                retry_after_s=rate_limit_pause_s(response),
-                limit=header_count(response.headers, "X-RateLimit-Limit"),
-            )
+            permit.observe(server_quota(response))
             codes = error_codes(response.text) if response.status_code == 429 else set()
             if PARALLEL_LIMIT_CODE in codes:
                 # Requests we gave up on are still running there: one slot fewer for a
                 # window, or a Kladana that hangs every request earns us 429s by the minute.
-                self._limiter.count_abandoned(RATE_WINDOW_S)
+                permit.count_abandoned(RATE_WINDOW_S)
         if response.status_code == 429:
             for code in sorted(str(code) for code in codes) or ["none"]:
                 self._metrics.rate_limited.labels(code).inc()
@@ -138,14 +135,16 @@ class KladanaClient:
             )
         return document
 
-    def _get(self, url: str, headers: dict[str, str], what: str) -> requests.Response:
+    def _get(
+        self, url: str, headers: dict[str, str], what: str, permit: Permit
+    ) -> requests.Response:
         try:
             with self._metrics.request_seconds.time():
                 response = self._session.get(url, headers=headers, timeout=self._timeout_s)
         except requests.Timeout as error:
             self._metrics.requests.labels("timeout").inc()
             # Kladana may still be serving it: assume it is done within another timeout.
-            self._limiter.count_abandoned(self._timeout_s)
+            permit.count_abandoned(self._timeout_s)
             raise KladanaUnavailable(
                 f"Kladana did not answer within {self._timeout_s}s for {what}"
             ) from error
@@ -199,6 +198,17 @@ def rate_limit_pause_s(response: requests.Response) -> float | None:
     if response.status_code != 429:
         return None
     return retry_after_s(response.headers) or RATE_WINDOW_S
+
+
+def server_quota(response: requests.Response) -> ServerQuota:
+    """The rate-limit headers of an answer (Kladana gives its times in milliseconds)."""
+    interval_ms = header_count(response.headers, "X-Lognex-Retry-TimeInterval")
+    return ServerQuota(
+        remaining=header_count(response.headers, "X-RateLimit-Remaining"),
+        limit=header_count(response.headers, "X-RateLimit-Limit") or None,
+        interval_s=interval_ms / 1000.0 if interval_ms else None,
+        retry_after_s=rate_limit_pause_s(response),
+    )
 
 
 def header_count(headers: Mapping[str, str], name: str) -> int | None:

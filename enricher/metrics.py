@@ -3,7 +3,7 @@
 import functools
 from dataclasses import dataclass
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 
 from shared.metrics import LATENCY_BUCKETS_S, ConsumerMetrics, default_consumer_metrics
 
@@ -42,6 +42,17 @@ class KladanaMetrics:
             "kladana_fetches_saved",
             "Kladana calls saved by coalescing: events answered by a fetch of the same "
             "document earlier in their batch.",
+            registry=registry,
+        )
+        self.limiter_fallback = Gauge(
+            "kladana_limiter_fallback",
+            "1 while the shared limiter's Redis (KLADANA_LIMITER_URL) is unreachable and this "
+            "replica limits itself to its per-process share of Kladana's budget; else 0.",
+            registry=registry,
+        )
+        self.limiter_fallbacks = Counter(
+            "kladana_limiter_fallbacks",
+            "Times this replica fell back from the shared limiter to its per-process share.",
             registry=registry,
         )
 

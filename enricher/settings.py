@@ -1,6 +1,7 @@
 """The enricher's settings, read once from the environment at start-up."""
 
 from typing import Annotated, Self
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from pydantic import AfterValidator, Field, PositiveFloat, SecretStr, model_validator
@@ -35,6 +36,24 @@ def _check_entity_overrides(text: str) -> str:
     return text
 
 
+def _check_redis_url(url: SecretStr) -> SecretStr:
+    parts = urlsplit(url.get_secret_value())
+    try:
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        parts = parts._replace(netloc="")
+    database = parts.path.strip("/") or "0"
+    if not (
+        (parts.scheme in ("redis", "rediss") and parts.hostname and database.isdigit())
+        or (parts.scheme == "unix" and parts.path)
+    ):
+        # Never the value: the URL may carry a password.
+        raise ValueError("expected redis://[:password@]host:port/db (or rediss://, unix://)")
+    return url
+
+
+RedisUrl = Annotated[SecretStr, AfterValidator(_check_redis_url)]
+
 DEFAULT_GROUP_ID = "enricher"
 
 
@@ -59,6 +78,12 @@ class EnricherSettings(ConsumerSettings):
     kladana_rate_window_s: PositiveFloat = 3.0
     kladana_request_cost: int = Field(default=1, ge=1)
     """Units one request costs: 1 with an application token, 4 with a user token."""
+    kladana_limiter_url: RedisUrl | None = None
+    """Redis that holds one bucket for every replica of the token; unset: each process
+    keeps to its own ``KLADANA_RATE_UNITS`` and ``KLADANA_MAX_PARALLEL``."""
+    kladana_limiter_fallback_replicas: int = Field(default=2, ge=1)
+    """While that Redis is unreachable, each replica takes the budget divided by this many
+    replicas, or by the replicas it last saw there if more."""
     enricher_retry_topic: str = Field(default=DEFAULT_RETRY_TOPIC, min_length=1)
     """Raw events parked after a transient failure, until their not-before time."""
     enricher_quick_retries: int = Field(default=2, ge=0)

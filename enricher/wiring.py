@@ -5,17 +5,24 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import requests
+from redis import Redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from enricher.document_handler import EnrichHandler
 from enricher.handlers import DocumentSource
 from enricher.kladana import KladanaClient
-from enricher.limiter import RequestLimiter
+from enricher.limiting import Limiter
 from enricher.metrics import EnricherMetrics, default_enricher_metrics
+from enricher.redis_bucket import BucketLimits, RedisBucket
 from enricher.settings import EnricherSettings
+from enricher.shared_limiter import LEASE_S, Budget, SharedLimiter
 from shared.consumer_runtime import ConsumerRuntime
 from shared.consumer_service import RuntimeConfig, open_runtime
 from shared.health import Readiness
 from shared.retry_topic import RetryPolicy
+
+REDIS_TIMEOUT_S = 1.0
 
 
 @contextmanager
@@ -24,22 +31,51 @@ def enricher_loop(
 ) -> Iterator[ConsumerRuntime]:
     """A runtime ready to ``run()`` until ``stop`` is set, against Kladana; closes what it
     opened."""
-    with requests.Session() as session:
+    with requests.Session() as session, kladana_limiter(settings, stop) as limiter:
         client = KladanaClient(
             session,
             settings.kladana_api_url,
             settings.kladana_token,
             settings.kladana_timeout_s,
-            limiter=RequestLimiter(
-                units=settings.kladana_rate_units,
-                window_s=settings.kladana_rate_window_s,
-                cost=settings.kladana_request_cost,
-                max_parallel=settings.kladana_max_parallel,
-                stop=stop,
-            ),
+            limiter=limiter,
         )
         with open_enricher_runtime(settings, client, stop, readiness or Readiness()) as runtime:
             yield runtime
+
+
+@contextmanager
+def kladana_limiter(settings: EnricherSettings, stop: threading.Event) -> Iterator[Limiter]:
+    """The shared limiter with ``KLADANA_LIMITER_URL`` set, else this process's own."""
+    budget = Budget(
+        units=settings.kladana_rate_units,
+        window_s=settings.kladana_rate_window_s,
+        cost=settings.kladana_request_cost,
+        max_parallel=settings.kladana_max_parallel,
+        fallback_replicas=settings.kladana_limiter_fallback_replicas,
+    )
+    if settings.kladana_limiter_url is None:
+        # The settings are this process's share already.
+        yield budget.share(1, stop, start_empty=False)
+        return
+    client = Redis.from_url(
+        settings.kladana_limiter_url.get_secret_value(),
+        # A Redis that does not answer must not hold a request longer than this: the
+        # limiter falls back to this process's share instead.
+        socket_timeout=REDIS_TIMEOUT_S,
+        socket_connect_timeout=REDIS_TIMEOUT_S,
+        retry=Retry(NoBackoff(), retries=1),
+    )
+    limits = BucketLimits(
+        cost=budget.cost,
+        max_parallel=budget.max_parallel,
+        lease_s=LEASE_S,
+        keep_s=2 * max(LEASE_S, budget.window_s),
+    )
+    bucket = RedisBucket(client, settings.kladana_token, limits)
+    try:
+        yield SharedLimiter(bucket, budget, stop=stop, metrics=default_enricher_metrics().kladana)
+    finally:
+        client.close()
 
 
 def retry_policy(settings: EnricherSettings) -> RetryPolicy:

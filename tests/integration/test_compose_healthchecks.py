@@ -9,6 +9,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -87,3 +88,20 @@ def test_the_sandbox_healthcheck_needs_its_port_to_answer(
     server, _ = probed
     assert _run_probe(code, "SANDBOX_PORT", server.server_address[1]) == 0
     assert _run_probe(code, "SANDBOX_PORT", free_port()) != 0
+
+
+def test_the_redis_healthcheck_pings_the_port_it_names(
+    compose: dict[str, Any], redis_url: str
+) -> None:
+    command = compose["services"]["redis"]["healthcheck"]["test"]
+    assert command[:2] == ["CMD", "redis-cli"], command
+    port_at = command.index("-p") + 1
+    assert command[port_at] == "6379"  # redis-server's default, which compose's runs on
+
+    def probe(port: int) -> int:
+        argv = [*command[1:port_at], str(port), *command[port_at + 1 :]]
+        return subprocess.run(argv, capture_output=True, timeout=30, check=False).returncode
+
+    redis_port = urlsplit(redis_url).port or 6379
+    assert probe(redis_port) == 0
+    assert probe(free_port()) != 0

@@ -16,6 +16,7 @@ from pydantic import SecretStr
 
 from devstack.broker import free_port
 from devstack.http_server import BackgroundServer
+from enricher.bucket import ServerQuota
 from enricher.errors import (
     ConfigurationError,
     DocumentNotFound,
@@ -27,6 +28,7 @@ from enricher.errors import (
 )
 from enricher.kladana import RATE_WINDOW_S, KladanaClient
 from enricher.limiter import RequestLimiter
+from enricher.limiting import GrantedPermit
 from enricher.metrics import EnricherMetrics, KladanaMetrics
 from sandbox.app import create_app as create_sandbox
 from sandbox.documents import SEED_ORDER_ID
@@ -44,23 +46,23 @@ class RecordingLimiter(RequestLimiter):
     def __init__(self, **knobs: object) -> None:
         super().__init__(**knobs)  # type: ignore[arg-type]
         self.observed: list[tuple[int | None, float | None, int | None]] = []
+        self.quotas: list[ServerQuota] = []
         self.events: list[str] = []
 
     @contextmanager
-    def slot(self, timeout: float | None = None) -> Iterator[None]:
-        with super().slot(timeout):
+    def slot(self, timeout: float | None = None) -> Iterator[GrantedPermit]:
+        with super().slot(timeout) as permit:
             self.events.append("slot taken")
             try:
-                yield
+                yield GrantedPermit(self, permit.serial, permit.granted_at)
             finally:
                 self.events.append("slot released")
 
-    def observe(
-        self, remaining: int | None, retry_after_s: float | None, limit: int | None
-    ) -> None:
-        self.observed.append((remaining, retry_after_s, limit))
+    def observe(self, quota: ServerQuota, serial: float, granted_at: float) -> None:
+        self.quotas.append(quota)
+        self.observed.append((quota.remaining, quota.retry_after_s, quota.limit))
         self.events.append("observed")
-        super().observe(remaining, retry_after_s, limit)
+        super().observe(quota, serial, granted_at)
 
     def count_abandoned(self, for_s: float) -> None:
         self.events.append(f"abandoned for {for_s}s")
@@ -329,7 +331,12 @@ def test_every_answer_feeds_its_rate_headers_to_the_limiter_inside_the_slot(
 ) -> None:
     script, client = kladana
     script.body, headers = _gzip_json({"id": "abc"})
-    script.headers = {**headers, "X-RateLimit-Remaining": "41", "X-RateLimit-Limit": "45"}
+    script.headers = {
+        **headers,
+        "X-RateLimit-Remaining": "41",
+        "X-RateLimit-Limit": "45",
+        "X-Lognex-Retry-TimeInterval": "3000",
+    }
     client.fetch_document("customerorder", "abc")
     script.status, script.body = 503, b"<html>Service Unavailable</html>"
     script.headers = {"X-Lognex-Retry-After": "800", "X-RateLimit-Remaining": "soon"}
@@ -338,6 +345,7 @@ def test_every_answer_feeds_its_rate_headers_to_the_limiter_inside_the_slot(
     # A 5xx's retry-after is for this request's retry, not a pause for every caller.
     assert raised.value.retry_after == 0.8
     assert limiter.observed == [(41, None, 45), (None, None, None)]
+    assert limiter.quotas[0].interval_s == 3.0
     assert limiter.events == ["slot taken", "observed", "slot released"] * 2
     assert len(script.seen) == 2
 

@@ -125,12 +125,20 @@ def test_consumers_run_two_replicas_and_can_be_scaled(compose: dict[str, Any]) -
         assert "ports" not in spec
 
 
-def test_the_replicas_share_kladanas_budget_within_its_limits(compose: dict[str, Any]) -> None:
+def test_the_replicas_share_one_kladana_budget_in_the_stacks_redis(
+    compose: dict[str, Any],
+) -> None:
     enricher = compose["services"]["enricher"]
-    replicas = enricher["deploy"]["replicas"]
-    environment = enricher["environment"]
-    assert replicas * int(value_of(environment["KLADANA_RATE_UNITS"])) <= 45
-    assert replicas * int(value_of(environment["KLADANA_MAX_PARALLEL"])) <= 5
+    environment = {name: value_of(value) for name, value in enricher["environment"].items()}
+    # Each replica is given the whole budget: the bucket in Redis is what they share.
+    assert (environment["KLADANA_RATE_UNITS"], environment["KLADANA_MAX_PARALLEL"]) == ("45", "5")
+    url = environment["KLADANA_LIMITER_URL"]
+    assert url.startswith("redis://redis:6379/")
+    EnricherSettings(kladana_token="token", kladana_limiter_url=url)  # type: ignore[arg-type]
+    assert enricher["depends_on"]["redis"]["condition"] == "service_healthy"
+    assert compose["services"]["redis"]["image"].startswith("redis:")
+    # Should Redis go down, the replicas the stack starts fall back to shares that fit.
+    assert int(environment["KLADANA_LIMITER_FALLBACK_REPLICAS"]) >= enricher["deploy"]["replicas"]
 
 
 def _seconds(duration: str) -> float:

@@ -4,12 +4,16 @@ import threading
 
 import pytest
 
+from enricher.bucket import ServerQuota
 from enricher.errors import NoRequestSlot
 from enricher.limiter import RequestLimiter
 from enricher.settings import EnricherSettings
 from shared.errors import SettingsError
 from shared.settings import environment_variables, load_settings
 from tests.helpers import wait_until
+
+ONE_UNIT_S = 3.0 / 45
+"""Kladana refills its 45 units evenly over 3 s."""
 
 
 class FakeClock:
@@ -37,36 +41,30 @@ def take(limiter: RequestLimiter, count: int) -> None:
             pass
 
 
-def test_a_full_bucket_lets_its_units_through_then_waits_a_window() -> None:
+def test_a_full_bucket_lets_its_units_through_then_one_per_refilled_unit() -> None:
     clock = FakeClock()
     limiter = fake_limiter(clock, units=45, window_s=3.0)
     take(limiter, 45)
     assert clock.sleeps == []
     take(limiter, 1)
-    assert clock.sleeps == [3.0]
+    assert clock.sleeps == [pytest.approx(ONE_UNIT_S)]
 
 
-def test_units_come_back_a_window_after_their_request_ended() -> None:
+def test_a_burst_of_100_takes_the_45_at_once_then_15_a_second() -> None:
+    clock = FakeClock()
+    limiter = fake_limiter(clock, units=45, window_s=3.0)
+    take(limiter, 100)
+    assert len(clock.sleeps) == 55
+    assert sum(clock.sleeps) == pytest.approx(55 / 15)
+
+
+def test_a_slow_answer_does_not_hold_its_unit_back() -> None:
     clock = FakeClock()
     limiter = fake_limiter(clock, units=2, window_s=3.0)
     with limiter.slot():
-        clock.now += 2.0  # a slow answer: its unit is held until it ends
-    clock.now += 1.0
-    take(limiter, 1)  # the second unit was never spent
-    take(limiter, 1)
-    # The first unit returns 3 s after its request ended (t+2), not after it was sent.
-    assert clock.sleeps == [2.0]
-
-
-def test_refill_returns_units_one_by_one_in_the_order_they_were_spent() -> None:
-    clock = FakeClock()
-    limiter = fake_limiter(clock, units=3, window_s=3.0)
-    take(limiter, 1)
-    clock.now += 1.0
+        clock.now += 2.0  # Kladana refills by the clock, whatever the answer's latency
     take(limiter, 2)
-    take(limiter, 1)  # waits for the first unit, back at t+3
-    take(limiter, 2)  # then for the two spent at t+1, back at t+4
-    assert clock.sleeps == [2.0, 1.0]
+    assert clock.sleeps == []
 
 
 def test_a_user_token_costs_four_units_a_request() -> None:
@@ -75,7 +73,14 @@ def test_a_user_token_costs_four_units_a_request() -> None:
     take(limiter, 11)  # 44 units
     assert clock.sleeps == []
     take(limiter, 1)
-    assert clock.sleeps == [3.0]
+    assert clock.sleeps == [pytest.approx(3 * ONE_UNIT_S)]
+
+
+def test_a_limiter_that_starts_empty_waits_for_its_first_unit() -> None:
+    clock = FakeClock()
+    limiter = RequestLimiter(clock=clock, sleep=clock.sleep, start_empty=True)
+    take(limiter, 1)
+    assert clock.sleeps == [pytest.approx(ONE_UNIT_S)]
 
 
 @pytest.mark.parametrize(
@@ -93,10 +98,16 @@ def test_impossible_limits_are_refused(knobs: dict[str, float]) -> None:
         RequestLimiter(**knobs)  # type: ignore[arg-type]
 
 
+def observe(limiter: RequestLimiter, **quota: float | None) -> None:
+    """What the answer to a request through ``limiter`` said, observed as it ends."""
+    with limiter.slot() as permit:
+        permit.observe(ServerQuota(**quota))  # type: ignore[arg-type]
+
+
 def test_a_retry_after_pauses_the_next_caller_until_then() -> None:
     clock = FakeClock()
     limiter = fake_limiter(clock)
-    limiter.observe(remaining=None, retry_after_s=1.5, limit=None)
+    observe(limiter, retry_after_s=1.5)
     take(limiter, 1)
     assert clock.sleeps == [1.5]
     take(limiter, 1)
@@ -113,7 +124,7 @@ def test_a_retry_after_pauses_every_waiting_thread() -> None:
         resume.wait(10)
 
     limiter = RequestLimiter(clock=clock, sleep=held_sleep)
-    limiter.observe(remaining=None, retry_after_s=2.0, limit=None)
+    observe(limiter, retry_after_s=2.0)
     finished: list[str] = []
     callers = [
         threading.Thread(target=lambda: (take(limiter, 1), finished.append("done")))
@@ -134,42 +145,55 @@ def test_a_retry_after_pauses_every_waiting_thread() -> None:
 def test_a_later_shorter_retry_after_does_not_shorten_the_pause() -> None:
     clock = FakeClock()
     limiter = fake_limiter(clock)
-    limiter.observe(remaining=None, retry_after_s=2.0, limit=None)
-    limiter.observe(remaining=None, retry_after_s=0.5, limit=None)
+    with limiter.slot() as first, limiter.slot() as second:
+        first.observe(ServerQuota(retry_after_s=2.0))
+        second.observe(ServerQuota(retry_after_s=0.5))
     take(limiter, 1)
     assert clock.sleeps == [2.0]
+
+
+def test_remaining_counts_the_requests_in_flight_the_server_may_not_have_counted() -> None:
+    clock = FakeClock()
+    limiter = fake_limiter(clock, units=45, window_s=3.0)
+    with limiter.slot(), limiter.slot(), limiter.slot() as third, limiter.slot():
+        # The first two may be counted after the third, the fourth came after it.
+        third.observe(ServerQuota(remaining=10, limit=45, interval_s=3.0))
+    take(limiter, 7)
+    assert clock.sleeps == []
+    take(limiter, 1)
+    assert clock.sleeps == [pytest.approx(ONE_UNIT_S)]
 
 
 def test_remaining_below_the_bucket_slows_callers_before_the_limit() -> None:
     clock = FakeClock()
     limiter = fake_limiter(clock, units=45, window_s=3.0)
     # Someone else spent 40 of the token's 45 units.
-    limiter.observe(remaining=5, retry_after_s=None, limit=45)
-    take(limiter, 5)
+    observe(limiter, remaining=4, limit=45)
+    take(limiter, 4)
     assert clock.sleeps == []
     take(limiter, 1)
-    assert clock.sleeps == [3.0]
+    assert clock.sleeps == [pytest.approx(ONE_UNIT_S)]
 
 
 def test_remaining_is_split_by_this_instances_share_of_the_limit() -> None:
     clock = FakeClock()
     # One of three instances: 15 of the 45 units are ours, so a third of what is left.
     limiter = fake_limiter(clock, units=15, window_s=3.0)
-    limiter.observe(remaining=9, retry_after_s=None, limit=45)
+    observe(limiter, remaining=9, limit=45)
     take(limiter, 3)
     assert clock.sleeps == []
     take(limiter, 1)
-    assert clock.sleeps == [3.0]
+    assert clock.sleeps == [pytest.approx(3.0 / 15)]
 
 
-@pytest.mark.parametrize(("remaining", "limit"), [(45, 45), (3, None), (None, 45), (None, None)])
+@pytest.mark.parametrize(("remaining", "limit"), [(45, 45), (44, None), (None, 45), (None, None)])
 def test_remaining_at_or_above_the_bucket_changes_nothing(
     remaining: int | None, limit: int | None
 ) -> None:
     clock = FakeClock()
-    limiter = fake_limiter(clock, units=3, window_s=3.0)
-    limiter.observe(remaining=remaining, retry_after_s=None, limit=limit)
-    take(limiter, 3)
+    limiter = fake_limiter(clock, units=45, window_s=3.0)
+    observe(limiter, remaining=remaining, limit=limit)
+    take(limiter, 44)
     assert clock.sleeps == []
 
 
@@ -185,8 +209,8 @@ def test_a_timeout_gives_up_without_a_slot() -> None:
 def test_an_abandoned_request_counts_against_the_parallel_cap_until_its_time_is_up() -> None:
     clock = FakeClock()
     limiter = fake_limiter(clock, units=45, max_parallel=2)
-    with limiter.slot():
-        limiter.count_abandoned(2.0)  # timed out: Kladana may serve it 2 s more
+    with limiter.slot() as permit:
+        permit.count_abandoned(2.0)  # timed out: Kladana may serve it 2 s more
     with limiter.slot():
         take(limiter, 1)  # one slot is held, the other counted abandoned: wait it out
     assert clock.sleeps == [2.0]
@@ -321,6 +345,10 @@ def test_limiter_settings_are_read_from_the_environment(
         ({"KLADANA_REQUEST_COST": "0"}, "KLADANA_REQUEST_COST"),
         ({"KLADANA_MAX_PARALLEL": "0"}, "KLADANA_MAX_PARALLEL"),
         ({"KLADANA_RATE_UNITS": "3", "KLADANA_REQUEST_COST": "4"}, "KLADANA_REQUEST_COST"),
+        ({"KLADANA_LIMITER_URL": "http://:lots@redis:6379/0"}, "KLADANA_LIMITER_URL"),
+        ({"KLADANA_LIMITER_URL": "redis://:lots@redis:port/0"}, "KLADANA_LIMITER_URL"),
+        ({"KLADANA_LIMITER_URL": "redis://:lots@redis:6379/db"}, "KLADANA_LIMITER_URL"),
+        ({"KLADANA_LIMITER_FALLBACK_REPLICAS": "0"}, "KLADANA_LIMITER_FALLBACK_REPLICAS"),
     ],
 )
 def test_bad_limiter_settings_fail_start_up_naming_the_variable(
@@ -331,3 +359,24 @@ def test_bad_limiter_settings_fail_start_up_naming_the_variable(
     with pytest.raises(SettingsError, match=named) as raised:
         load_settings(EnricherSettings)
     assert "lots" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "url", ["redis://redis:6379/0", "redis://:password@10.0.0.5:6380/2", "rediss://r", "unix:///s"]
+)
+def test_a_redis_url_shares_the_budget_and_stays_secret(
+    limiter_environment: pytest.MonkeyPatch, url: str
+) -> None:
+    limiter_environment.setenv("KLADANA_LIMITER_URL", url)
+    settings = load_settings(EnricherSettings)
+    assert settings.kladana_limiter_url is not None
+    assert settings.kladana_limiter_url.get_secret_value() == url
+    assert "password" not in repr(settings)
+
+
+def test_without_a_redis_url_each_process_keeps_its_own_share(
+    limiter_environment: pytest.MonkeyPatch,
+) -> None:
+    settings = load_settings(EnricherSettings)
+    assert settings.kladana_limiter_url is None
+    assert settings.kladana_limiter_fallback_replicas == 2
