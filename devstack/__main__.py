@@ -1,7 +1,9 @@
 """``make run``: the whole pipeline on this machine, SMS printed on the console.
 
 Starts the embedded broker, creates the topics, starts the Kladana sandbox (unless
-KLADANA_TOKEN is set, in which case the enricher talks to the real Kladana API) and
+KLADANA_TOKEN is set, in which case the enricher talks to the real Kladana API; with
+SMS_PROVIDER=msg91 or exotel and no API URL of theirs, the sandbox runs anyway for its
+fake of that gateway: :mod:`devstack.sms_fakes`) and
 the three services, prints the curl command that triggers the seed example, and runs
 until Ctrl-C (or SIGTERM) stops everything.
 
@@ -19,6 +21,7 @@ from pathlib import Path
 from devstack.broker import EmbeddedBroker, free_port, wait_for_port
 from devstack.processes import ServiceProcess, describe_exit
 from devstack.restart_policy import RestartPolicy
+from devstack.sms_fakes import sms_fake, sms_fake_environment
 from devstack.supervisor import Supervisor
 from shared.lifecycle import stop_on_signals
 from shared.settings import load_settings_or_exit
@@ -52,7 +55,25 @@ def _say(message: str) -> None:
     print(f"devstack: {message}", file=sys.stderr, flush=True)
 
 
-def _banner(bootstrap: str, *, real_kladana: bool, ingest_host: str, ingest_url: str) -> str:
+def _sms_line(fake: str | None, sandbox_port: int) -> str:
+    if fake is None:
+        return "The SMS is printed here."
+    status = "DELIVERED" if fake == "msg91" else "delivered"
+    return (
+        f"SMS go to the sandbox's fake {fake}: list them with\n\n"
+        f'  curl -H "Authorization: Bearer {SANDBOX_TOKEN}" '
+        f"http://{LOOPBACK}:{sandbox_port}/__sandbox/sms/{fake}/messages\n\n"
+        "and have one reported delivered with\n\n"
+        f'  curl -X POST -H "Authorization: Bearer {SANDBOX_TOKEN}" '
+        "-H 'Content-Type: application/json' "
+        f"""-d '{{"message_id": "<message_id>", "status": "{status}"}}' """
+        f"http://{LOOPBACK}:{sandbox_port}/__sandbox/sms/{fake}/reports\n\n"
+    )
+
+
+def _banner(
+    bootstrap: str, *, real_kladana: bool, ingest_host: str, ingest_url: str, sms: str
+) -> str:
     if os.environ.get("INGEST_TOKEN"):
         query_end = "&token=<INGEST_TOKEN>"
         access = "requires one of the INGEST_TOKEN secrets as &token=<secret>"
@@ -75,7 +96,7 @@ def _banner(bootstrap: str, *, real_kladana: bool, ingest_host: str, ingest_url:
         f'  curl -X POST "{ingest_url}/webhook'
         f'?id={SEED_DOCUMENT_ID}&type=CustomerOrder{query_end}"\n\n'
         f"Ingest listens on {ingest_host}{reach} and {access}.\n"
-        "The SMS is printed here. A service that dies is restarted. "
+        f"{sms} A service that dies is restarted. "
         "Ctrl-C stops everything.\n"
     )
 
@@ -83,6 +104,7 @@ def _banner(bootstrap: str, *, real_kladana: bool, ingest_host: str, ingest_url:
 def main() -> int:
     stop = stop_on_signals()
     real_kladana = bool(os.environ.get("KLADANA_TOKEN"))
+    fake = sms_fake(os.environ)
     ingest_host = os.environ.get("INGEST_HOST", LOOPBACK)
     ingest_port = _port("INGEST_PORT", 8000)
     broker = EmbeddedBroker(port=_port("BROKER_PORT", 9092), log_path=LOG_DIR / "broker.log")
@@ -106,17 +128,27 @@ def main() -> int:
             pipeline_topics(topic_settings),
             partitions=topic_settings.topic_partitions,
         )
+        sandbox_port = _port("SANDBOX_PORT", 8081)
+        sandbox_url = f"http://{LOOPBACK}:{sandbox_port}"
         if not real_kladana:
-            sandbox_port = _port("SANDBOX_PORT", 8081)
             environment |= {
-                "SANDBOX_PORT": str(sandbox_port),
-                "SANDBOX_TOKEN": SANDBOX_TOKEN,
-                "KLADANA_API_URL": f"http://{LOOPBACK}:{sandbox_port}/api/remap/1.2",
+                "KLADANA_API_URL": f"{sandbox_url}/api/remap/1.2",
                 "KLADANA_TOKEN": SANDBOX_TOKEN,
             }
-            services.start(ServiceProcess("sandbox", environment, log_dir=LOG_DIR))
+        fake_environment = (
+            sms_fake_environment(fake, sandbox_url, free_port) if fake is not None else None
+        )
+        own = {
+            "sandbox": fake_environment.sandbox if fake_environment else {},
+            "notifier": fake_environment.notifier if fake_environment else {},
+        }
+        if not real_kladana or fake is not None:
+            environment |= {"SANDBOX_PORT": str(sandbox_port), "SANDBOX_TOKEN": SANDBOX_TOKEN}
+            sandbox_environment = environment | own["sandbox"]
+            services.start(ServiceProcess("sandbox", sandbox_environment, log_dir=LOG_DIR))
         for module in ("ingest", "enricher", "notifier"):
-            services.start(ServiceProcess(module, environment, log_dir=LOG_DIR))
+            module_environment = environment | own.get(module, {})
+            services.start(ServiceProcess(module, module_environment, log_dir=LOG_DIR))
         ingest_address = _local_address(ingest_host)
         wait_for_port(ingest_address, ingest_port, timeout_s=30)
         print(
@@ -125,6 +157,7 @@ def main() -> int:
                 real_kladana=real_kladana,
                 ingest_host=ingest_host,
                 ingest_url=f"http://{ingest_address}:{ingest_port}",
+                sms=_sms_line(fake, sandbox_port),
             ),
             flush=True,
         )

@@ -1,10 +1,11 @@
 """``python -m notifier check-rules FILE``: try a rules file without a broker.
 
 Validates the file exactly as start-up does, then shows each rule on the sample document
-of its type, in its state when it names one (or on documents given with ``--document``):
-whether it matched, who would get the SMS and its text. Exit status 0 when the file is
-valid, 1 when it is not (the rule's name and the problem on stderr), 2 for a wrong
-command line.
+of its type, in its state when it names one, once per language the rule has (or on
+documents given with ``--document``): whether it matched, who would get the SMS, its
+text, encoding, SMS segments and DLT template, and why it would be refused. Exit status
+0 when the file is valid, 1 when it is not (the rule's name and the problem on stderr),
+2 for a wrong command line.
 """
 
 import argparse
@@ -15,10 +16,13 @@ from pathlib import Path
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from babel import Locale
+
 from notifier.command import Command
 from notifier.errors import DocumentIncomplete, RulesError
 from notifier.quiet_hours import DEFAULT_ZONE
-from notifier.rules import Rule, RuleSet
+from notifier.rules import DEFAULT_LANGUAGE_ATTRIBUTE, PlannedMessage, Rule, RuleSet
+from notifier.segments import sms_length
 from shared.errors import MalformedEvent
 from shared.logs import mask_phone
 
@@ -46,16 +50,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_ZONE,
         help="zone dates are shown in, as NOTIFY_TIMEZONE (default Asia/Kolkata)",
     )
+    parser.add_argument(
+        "--language-attribute",
+        default=DEFAULT_LANGUAGE_ATTRIBUTE,
+        metavar="NAME",
+        help="the counterparty attribute that picks a rule's language, as"
+        f" NOTIFIER_LANGUAGE_ATTRIBUTE (default {DEFAULT_LANGUAGE_ATTRIBUTE})",
+    )
 
 
 def run(arguments: argparse.Namespace) -> int:
     return check_rules(
-        arguments.file, arguments.document, arguments.timezone, out=sys.stdout, err=sys.stderr
+        arguments.file,
+        arguments.document,
+        arguments.timezone,
+        out=sys.stdout,
+        err=sys.stderr,
+        language_attribute=arguments.language_attribute,
     )
 
 
 def check_rules(
-    path: Path, document_paths: list[Path], zone: ZoneInfo, *, out: TextIO, err: TextIO
+    path: Path,
+    document_paths: list[Path],
+    zone: ZoneInfo,
+    *,
+    out: TextIO,
+    err: TextIO,
+    language_attribute: str = DEFAULT_LANGUAGE_ATTRIBUTE,
 ) -> int:
     try:
         documents = [_read_document(document_path) for document_path in document_paths]
@@ -63,7 +85,7 @@ def check_rules(
         err.write(f"check-rules: {error}\n")
         return USAGE
     try:
-        rules = RuleSet.load(path, timezone=zone)
+        rules = RuleSet.load(path, timezone=zone, language_attribute=language_attribute)
     except RulesError as error:
         err.write(f"check-rules: {error}\n")
         return INVALID
@@ -71,8 +93,12 @@ def check_rules(
     for rule in rules.rules:
         out.write(f"\n{_heading(rule)}\n")
         given = [document for document in documents if document.get("type") == rule.type]
-        for document in given or [rule.sample()]:
-            _show(rule, document, rules.timezone, sample=not given, out=out)
+        if given:
+            for document in given:
+                _show(rules, rule, document, f"document {document.get('id')}", out=out)
+        for wording in [] if given else rule.wordings:
+            what = "sample" if wording.language is None else f"sample in {_named(wording.language)}"
+            _show(rules, rule, rule.sample(wording), what, out=out)
     return VALID
 
 
@@ -87,9 +113,8 @@ def _heading(rule: Rule) -> str:
 
 
 def _show(
-    rule: Rule, document: Mapping[str, Any], zone: ZoneInfo, *, sample: bool, out: TextIO
+    rules: RuleSet, rule: Rule, document: Mapping[str, Any], what: str, *, out: TextIO
 ) -> None:
-    what = "sample" if sample else f"document {document.get('id')}"
     if not rule.applies_to(document):
         out.write(f"  {what}: did not match (state {document.get('state')!r})\n")
     elif failed := rule.failed_conditions(document):
@@ -102,9 +127,29 @@ def _show(
     sender = f", from {rule.sender}" if rule.sender else ""
     out.write(f"  to: {rule.recipient.describe()} ({shown_phone}){sender}\n")
     try:
-        out.write(f"  text: {rule.render(document, zone)}\n")
+        # Planned as the notifier plans it, so the language, DLT template and refusal
+        # shown are those it would use.
+        message = rules.planned(rule, document)
     except (DocumentIncomplete, MalformedEvent) as error:
         out.write(f"  text: cannot be rendered, the event would be dead-lettered: {error}\n")
+        return
+    out.write(f"  text: {message.text}\n")
+    out.write(f"  sms: {_cost(message)}\n")
+    if message.refusal:
+        out.write(f"  refused: {message.refusal}\n")
+
+
+def _named(language: str) -> str:
+    return f"{Locale.parse(language).get_language_name('en')} ({language})"
+
+
+def _cost(message: PlannedMessage) -> str:
+    length = sms_length(message.text)
+    segments = f"{length.segments} segment{'s' if length.segments > 1 else ''}"
+    dlt = (
+        f"DLT template {message.dlt_template_id}" if message.dlt_template_id else "no DLT template"
+    )
+    return f"{length.encoding}, {segments} ({length.units} characters), {dlt}"
 
 
 def _read_document(path: Path) -> dict[str, Any]:

@@ -39,6 +39,7 @@ class Outcome(StrEnum):
     HELD = "held"
     DUPLICATE = "duplicate"
     SKIPPED = "skipped"
+    REFUSED = "refused"
 
 
 class Delivery:
@@ -79,6 +80,15 @@ class Delivery:
         log.info("sms skipped", extra={**_context(notification), "reason": reason})
         return self._counted(Outcome.SKIPPED)
 
+    def refuse(self, notification: Notification, reason: str) -> Outcome:
+        """Record, and never send, a message that carriers would not deliver as it is (its
+        text was fixed when planned, so no later attempt could fare better)."""
+        if not self._ledger.refuse(notification, reason):
+            log.info("duplicate suppressed", extra=_context(notification))
+            return self._counted(Outcome.DUPLICATE)
+        log.warning("sms refused", extra={**_context(notification), "reason": reason})
+        return self._counted(Outcome.REFUSED)
+
     def send_released(self, entry: LedgerEntry) -> Outcome:
         """Send a held row that :meth:`Ledger.claim_due` moved to ``sending``."""
         return self._counted(self._send_claimed(entry.notification, attempts_before=entry.attempts))
@@ -94,6 +104,7 @@ class Delivery:
             text=notification.text,
             idempotency_key=notification.key,
             sender=notification.sender,
+            dlt_template_id=notification.dlt_template_id,
         )
         key = notification.key
         attempt = 0

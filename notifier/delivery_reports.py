@@ -1,9 +1,11 @@
-"""Twilio's status reports on messages it accepted, recorded in the delivery ledger.
+"""Providers' delivery reports on messages they accepted, recorded in the delivery ledger.
 
-Twilio posts one report per change of a message's status, not necessarily in order and
-possibly more than once; the ledger keeps the latest stage (see
-:meth:`DeliveryStatus.supersedes`). Checking the report came from Twilio is the HTTP
-endpoint's job (notifier/http_app.py); this module only interprets it.
+Each provider has its own words for a message's stage (one small interpretation per
+provider: Twilio here, MSG91 in notifier/msg91.py, Exotel in notifier/exotel.py); all of
+them end in :func:`record_report`, the one place that records. Providers post a report per
+change, not necessarily in order and possibly more than once; the ledger keeps the latest
+stage (see :meth:`DeliveryStatus.supersedes`). Checking a report came from the provider is
+the HTTP endpoint's job (notifier/http_app.py).
 """
 
 import logging
@@ -27,6 +29,43 @@ TWILIO_STATUSES = {
 
 
 @dataclass(frozen=True)
+class DeliveryReport:
+    """One provider report, in the ledger's words."""
+
+    provider: str
+    """As its docs spell it: ``Twilio``, ``MSG91``, ``Exotel`` (lower case in the logs)."""
+    message_id: str
+    """The id the provider answered the send with (the ledger's provider_message_id)."""
+    provider_status: str
+    """The provider's own word or code, for the logs and the error."""
+    status: DeliveryStatus | None
+    """None: a status that is not one of an outbound SMS; the report is ignored."""
+    detail: str | None = None
+    """The provider's reason (an error code) for an undelivered message."""
+
+
+def record_report(ledger: Ledger, report: DeliveryReport) -> DeliveryUpdate | None:
+    """Record the report; None when its status is not one of an outbound SMS."""
+    name = report.provider.lower()
+    context = {"provider_id": report.message_id, "provider_status": report.provider_status}
+    if report.status is None:
+        log.warning(f"{name} status report ignored: unknown status", extra=context)
+        return None
+    error = None
+    if report.status is DeliveryStatus.UNDELIVERED:
+        detail = f" ({report.detail})" if report.detail else ""
+        error = f"{report.provider} reported {report.provider_status}{detail}"
+    update = ledger.record_delivery(report.message_id, report.status, error=error)
+    if update is DeliveryUpdate.UNKNOWN_MESSAGE:
+        # Another ledger's message, or one a send recorded no id for: nothing to update,
+        # and the provider would only repeat it if refused.
+        log.warning(f"{name} status report for an unknown message", extra=context)
+    else:
+        log.info(f"{name} status report {update.value}", extra=context)
+    return update
+
+
+@dataclass(frozen=True)
 class StatusReport:
     message_sid: str
     message_status: str
@@ -40,20 +79,13 @@ class TwilioStatusHandler:
 
     def handle(self, report: StatusReport) -> DeliveryUpdate | None:
         """Record the report; None when its status is not one of an outbound SMS."""
-        context = {"provider_id": report.message_sid, "provider_status": report.message_status}
-        status = TWILIO_STATUSES.get(report.message_status.lower())
-        if status is None:
-            log.warning("twilio status report ignored: unknown status", extra=context)
-            return None
-        error = None
-        if status is DeliveryStatus.UNDELIVERED:
-            detail = f" (Twilio error {report.error_code})" if report.error_code else ""
-            error = f"Twilio reported {report.message_status}{detail}"
-        update = self._ledger.record_delivery(report.message_sid, status, error=error)
-        if update is DeliveryUpdate.UNKNOWN_MESSAGE:
-            # Another ledger's message, or one a send recorded no sid for: nothing to update,
-            # and Twilio would only repeat it if refused.
-            log.warning("twilio status report for an unknown message", extra=context)
-        else:
-            log.info(f"twilio status report {update.value}", extra=context)
-        return update
+        return record_report(
+            self._ledger,
+            DeliveryReport(
+                provider="Twilio",
+                message_id=report.message_sid,
+                provider_status=report.message_status,
+                status=TWILIO_STATUSES.get(report.message_status.lower()),
+                detail=f"Twilio error {report.error_code}" if report.error_code else None,
+            ),
+        )

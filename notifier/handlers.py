@@ -100,6 +100,9 @@ class NotifyHandler:
             if (notification := self._notification(message, document))
         ]
         for message, notification in outgoing:
+            if message.refusal:
+                self._delivery.refuse(notification, message.refusal)
+                continue
             opted_out = self._opt_outs.reason(notification, document)
             if opted_out:
                 self._delivery.skip(notification, opted_out)
@@ -137,4 +140,5 @@ class NotifyHandler:
             phone=to,
             text=message.text,
             sender=message.sender,
+            dlt_template_id=message.dlt_template_id,
         )

@@ -1,19 +1,30 @@
-"""Twilio's status callbacks at :data:`TWILIO_STATUS_PATH`, mounted beside health,
-readiness and metrics (shared.health) on the notifier's METRICS_PORT when Twilio sends.
+"""Providers' delivery reports, mounted beside health, readiness and metrics
+(shared.health) on the notifier's METRICS_PORT: Twilio's status callbacks at
+:data:`TWILIO_STATUS_PATH`, and MSG91's and Exotel's at ``/<provider>/report/<token>``.
 
-Only transport here: the signature check, the form, the answer. What a report means is
-notifier/delivery_reports.py's. docs/notifier.md, "Delivery status", for operators.
+Only transport here: the check that a report is the provider's, the body, the answer.
+What a report means is notifier/delivery_reports.py's (and the provider's module).
+docs/notifier.md, "Delivery status", and docs/channels.md, for operators.
 """
 
+import hmac
 import logging
+from collections.abc import Callable
 from typing import Any, Protocol
 
-from flask import Flask, request
+from flask import Flask, Request, request
 from flask.typing import ResponseReturnValue
+from pydantic import SecretStr
 from werkzeug.exceptions import HTTPException
 
-from notifier.delivery_reports import StatusReport, TwilioStatusHandler
+from notifier.delivery_reports import (
+    DeliveryReport,
+    StatusReport,
+    TwilioStatusHandler,
+    record_report,
+)
 from notifier.errors import LedgerUnavailable
+from notifier.ledger import Ledger
 from shared.http_errors import json_http_error
 
 log = logging.getLogger(__name__)
@@ -64,6 +75,48 @@ def twilio_status_app(
             log.error("twilio status report not recorded", extra={"reason": str(error)})
             return _error(503, "ledger_unavailable", "the delivery ledger did not answer")
         return {"outcome": update.value if update else "ignored"}
+
+    app.register_error_handler(HTTPException, json_http_error)
+    return app
+
+
+REPORT_PATH = "/report"
+"""Under a provider's mount; the secret token follows it: ``/msg91/report/<token>``."""
+
+ReportParser = Callable[[Request], list[DeliveryReport] | None]
+"""The reports in one callback request; None when it is not the provider's report."""
+
+
+def report_path(mount: str, token: SecretStr) -> str:
+    """The path, token included, a provider is to post reports to."""
+    return f"{mount}{REPORT_PATH}/{token.get_secret_value()}"
+
+
+def token_report_app(provider: str, parse: ReportParser, ledger: Ledger, token: SecretStr) -> Flask:
+    """The callback endpoint of a provider that documents no signature on its reports:
+    the URL carries ``token``, which only we and the provider know (SMS_REPORT_TOKEN)."""
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_REPORT_BYTES
+    expected = token.get_secret_value().encode()
+
+    @app.post(REPORT_PATH)
+    @app.post(f"{REPORT_PATH}/<given>")
+    def delivery_report(given: str = "") -> ResponseReturnValue:
+        if not hmac.compare_digest(given.encode(), expected):
+            log.warning(
+                f"{provider} status report refused: bad token",
+                extra={"token": "missing" if not given else "invalid"},
+            )
+            return _error(403, "invalid_token", "the report URL's token is missing or invalid")
+        reports = parse(request)
+        if reports is None:
+            return _error(400, "invalid_report", f"not a {provider} delivery report")
+        try:
+            updates = [record_report(ledger, report) for report in reports]
+        except LedgerUnavailable as error:
+            log.error(f"{provider} status report not recorded", extra={"reason": str(error)})
+            return _error(503, "ledger_unavailable", "the delivery ledger did not answer")
+        return {"outcomes": [update.value if update else "ignored" for update in updates]}
 
     app.register_error_handler(HTTPException, json_http_error)
     return app

@@ -36,6 +36,8 @@ class Notification:
     """E.164; stored whole (it is needed to send), masked in every output."""
     text: str
     sender: str | None = None
+    dlt_template_id: str | None = None
+    """The registered DLT content template ``text`` matches (Indian carriers need it)."""
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,10 @@ class Ledger:
     def skip(self, notification: Notification, reason: str) -> bool:
         """Record that the notification is not sent on purpose; False if it has a row."""
         return self._insert(notification, status=Status.SKIPPED, last_error=reason)
+
+    def refuse(self, notification: Notification, reason: str) -> bool:
+        """Record a message that carriers would not deliver as it is; False if it has a row."""
+        return self._insert(notification, status=Status.REFUSED, last_error=reason)
 
     def record_attempt(self, key: str, *, attempts: int, error: str) -> None:
         """A failed try while still ``sending``; also shows the row is not stuck."""
@@ -235,6 +241,7 @@ class Ledger:
             "phone": notification.phone,
             "text": notification.text,
             "sender": notification.sender,
+            "dlt_template_id": notification.dlt_template_id,
             "attempts": 0,
             "created_at": now,
             "updated_at": now,
@@ -281,6 +288,7 @@ def _entry(row: Row[Any]) -> LedgerEntry:
             phone=row.phone,
             text=row.text,
             sender=row.sender,
+            dlt_template_id=row.dlt_template_id,
         ),
         status=Status(row.status),
         provider_message_id=row.provider_message_id,

@@ -45,6 +45,9 @@ class Status(StrEnum):
     """Waiting for ``due_at`` (quiet hours, or released by an operator for re-send)."""
     SKIPPED = "skipped"
     """Not sent on purpose (the number opted out); ``last_error`` says why."""
+    REFUSED = "refused"
+    """Not sent because the carriers would not deliver it (a DLT variable longer than TRAI
+    allows) or it is longer than its rule allows; ``last_error`` says which."""
 
 
 class DeliveryStatus(StrEnum):
@@ -121,9 +124,11 @@ notifications = Table(
     Column("created_at", UtcDateTime, nullable=False, index=True),
     Column("updated_at", UtcDateTime, nullable=False),
     Column("delivery_status", String(16)),
+    # The DLT content template the text was registered as, for Indian carriers.
+    Column("dlt_template_id", Text),
 )
 
-ADDED_COLUMNS = (notifications.c.delivery_status,)
+ADDED_COLUMNS = (notifications.c.delivery_status, notifications.c.dlt_template_id)
 """Columns added after the table was first released. ``create_all`` creates missing tables
 only, so :func:`open_engine` adds these to a ledger an earlier version created."""
 

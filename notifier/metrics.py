@@ -12,7 +12,8 @@ class NotifierMetrics:
         self.sms = Counter(
             "notifier_sms",
             "Messages by what became of them: sent, failed, held (quiet hours), skipped "
-            "(opted out, no usable phone), duplicate_suppressed (sent or claimed before).",
+            "(opted out, no usable phone), refused (a DLT variable or the text too long), "
+            "duplicate_suppressed (sent or claimed before).",
             ["status"],
             registry=registry,
         )

@@ -2,9 +2,11 @@
 
 Every problem a rule can have (syntax, unknown key, type, field, format, recipient,
 locale or quiet hours, a template that does not render on the sample document of the
-rule's type, a condition or recipient reading a field that type lacks) is found by
-:meth:`RuleSet.load`, so a loaded rule never fails at send time for a reason of its own.
-The language is described in docs/rules.md.
+rule's type or drifts from its DLT registration, a condition or recipient reading a field
+that type lacks) is found by :meth:`RuleSet.load`, so a loaded rule never fails at send
+time for a reason of its own; what is left is a message that a value of its document
+makes too long (:attr:`PlannedMessage.refusal`). The language is described in
+docs/rules.md.
 """
 
 import tomllib
@@ -19,27 +21,44 @@ from babel import Locale, UnknownLocaleError
 
 from notifier.conditions import Condition, parse_when
 from notifier.errors import DocumentIncomplete, RuleProblem, RulesError
-from notifier.fields import Kind, value_of
+from notifier.fields import ATTRIBUTE_FAMILIES, field_named, value_of
+from notifier.languages import chosen_language
 from notifier.quiet_hours import DEFAULT_ZONE, QuietHours, parse_quiet_hours
 from notifier.recipients import (
     COUNTERPARTY,
-    ContactPhone,
-    FieldPhone,
     Recipient,
     parse_recipient,
     phone_field,
 )
-from notifier.render import Template, parse_template
+from notifier.render import Template
+from notifier.rule_checks import check_rule
 from notifier.samples import sample_document
-from notifier.segments import sms_length
+from notifier.wording import (
+    DLT_KEYS,
+    Wording,
+    parse_languages,
+    parse_max_segments,
+    parse_wording,
+    refusal,
+)
 from shared.kladana_types import TRANSACTION_TYPES
 
 DEFAULT_LOCALE = "en_IN"
-MAX_TEMPLATE_SEGMENTS = 10
-"""A text longer than this many SMS segments on a sample is a mistake, not a message:
-carriers and providers cap concatenated SMS around here, and each segment is billed."""
+DEFAULT_LANGUAGE_ATTRIBUTE = "Language"
+"""The counterparty attribute that picks a rule's language (NOTIFIER_LANGUAGE_ATTRIBUTE)."""
 REQUIRED_KEYS = ("name", "type", "template")
-OPTIONAL_KEYS = ("state", "when", "recipient", "sender", "locale", "quiet_hours", "phone")
+OPTIONAL_KEYS = (
+    "state",
+    "when",
+    "recipient",
+    "sender",
+    "locale",
+    "quiet_hours",
+    "phone",
+    *DLT_KEYS,
+    "max_segments",
+    "templates",
+)
 ONCE = "*"
 """The state part of the notification key of a rule without ``state``: the same for
 every update of a document, so such a rule sends once per document."""
@@ -57,6 +76,9 @@ class PlannedMessage:
     text: str
     sender: str | None
     quiet_hours: QuietHours | None
+    dlt_template_id: str | None = None
+    refusal: str | None = None
+    """Why the text must not be sent (see :func:`notifier.wording.refusal`)."""
 
 
 @dataclass(frozen=True)
@@ -66,11 +88,19 @@ class Rule:
     state: str | None
     """``None``: any state, once per document."""
     conditions: tuple[Condition, ...]
-    template: Template
+    wordings: tuple[Wording, ...]
+    """The default wording first, then one per language."""
     recipient: Recipient
     sender: str | None
     locale: str
     quiet_hours: QuietHours | None
+    max_segments: int | None = None
+    language_attribute: str = DEFAULT_LANGUAGE_ATTRIBUTE
+
+    @property
+    def template(self) -> Template:
+        """The default wording's template."""
+        return self.wordings[0].template
 
     def matches(self, document: Mapping[str, Any]) -> bool:
         """Same type, the same state name ignoring case (people type state names) when the
@@ -88,13 +118,30 @@ class Rule:
     def failed_conditions(self, document: Mapping[str, Any]) -> list[Condition]:
         return [condition for condition in self.conditions if not condition.holds(document)]
 
-    def sample(self) -> dict[str, Any]:
+    def sample(self, wording: Wording | None = None) -> dict[str, Any]:
         """A sample document of this rule's type and state (the type's own without one),
-        with the attributes it shows."""
-        return sample_document(self.type, self.state, self.template.sample_attributes())
+        with the attributes ``wording`` (default: the default one) shows and, for a
+        language's wording, the counterparty's language attribute naming it."""
+        chosen = wording or self.wordings[0]
+        attributes = chosen.template.sample_attributes()
+        if chosen.language is not None:
+            attributes[self._language_field] = chosen.language
+        return sample_document(self.type, self.state, attributes)
+
+    def wording_for(self, document: Mapping[str, Any]) -> Wording:
+        """The wording in the language the counterparty's attribute names, else the default."""
+        languages = {w.language: w for w in self.wordings if w.language is not None}
+        field = field_named(self._language_field)
+        said = value_of(document, field) if field and languages else None
+        language = chosen_language(said, languages.keys())
+        return languages[language] if language is not None else self.wordings[0]
 
     def render(self, document: Mapping[str, Any], zone: ZoneInfo) -> str:
-        return self.template.render(document, locale=self.locale, zone=zone)
+        return self.wording_for(document).render(document, locale=self.locale, zone=zone)
+
+    @property
+    def _language_field(self) -> str:
+        return f"{ATTRIBUTE_FAMILIES[1]}{self.language_attribute}"
 
 
 @dataclass(frozen=True)
@@ -105,19 +152,37 @@ class RuleSet:
     """The zone dates are shown in (NOTIFY_TIMEZONE)."""
 
     @classmethod
-    def load(cls, path: Path | None, *, timezone: ZoneInfo = DEFAULT_ZONE) -> "RuleSet":
-        """The rules in ``path``, or the bundled default rules when it is ``None``."""
+    def load(
+        cls,
+        path: Path | None,
+        *,
+        timezone: ZoneInfo = DEFAULT_ZONE,
+        language_attribute: str = DEFAULT_LANGUAGE_ATTRIBUTE,
+    ) -> "RuleSet":
+        """The rules in ``path``, or the bundled default rules when it is ``None``;
+        ``language_attribute`` names the counterparty attribute that picks a language."""
         if path is None:
             text = resources.files("notifier").joinpath("default_rules.toml").read_text()
-            return cls.parse(text, source="default_rules.toml", timezone=timezone)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-            raise RulesError(f"rules file {path}: cannot be read: {error}") from None
-        return cls.parse(text, source=str(path), timezone=timezone)
+            source = "default_rules.toml"
+        else:
+            try:
+                text = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as error:
+                raise RulesError(f"rules file {path}: cannot be read: {error}") from None
+            source = str(path)
+        return cls.parse(
+            text, source=source, timezone=timezone, language_attribute=language_attribute
+        )
 
     @classmethod
-    def parse(cls, text: str, *, source: str, timezone: ZoneInfo = DEFAULT_ZONE) -> "RuleSet":
+    def parse(
+        cls,
+        text: str,
+        *,
+        source: str,
+        timezone: ZoneInfo = DEFAULT_ZONE,
+        language_attribute: str = DEFAULT_LANGUAGE_ATTRIBUTE,
+    ) -> "RuleSet":
         try:
             document = tomllib.loads(text)
         except tomllib.TOMLDecodeError as error:
@@ -132,7 +197,8 @@ class RuleSet:
         if not isinstance(tables, list) or not tables:
             raise RulesError(f"rules file {source}: no [[rule]] tables")
         rules = tuple(
-            _parse_rule(table, index, source, timezone) for index, table in enumerate(tables, 1)
+            _parse_rule(table, index, source, timezone, language_attribute)
+            for index, table in enumerate(tables, 1)
         )
         seen: set[str] = set()
         for rule in rules:
@@ -148,11 +214,13 @@ class RuleSet:
         All are rendered before any is returned, so a document lacking a value one of
         its rules shows (:class:`DocumentIncomplete`) gets no message at all.
         """
-        return [self._planned(rule, document) for rule in self.rules if rule.matches(document)]
+        return [self.planned(rule, document) for rule in self.rules if rule.matches(document)]
 
-    def _planned(self, rule: Rule, document: Mapping[str, Any]) -> PlannedMessage:
+    def planned(self, rule: Rule, document: Mapping[str, Any]) -> PlannedMessage:
+        """``rule``'s message for ``document``, whether or not the rule matches it."""
+        wording = rule.wording_for(document)
         try:
-            text = rule.render(document, self.timezone)
+            text = wording.render(document, locale=rule.locale, zone=self.timezone)
         except DocumentIncomplete as error:
             raise DocumentIncomplete(
                 f"rule {rule.name!r}, document {document.get('id')}: {error}"
@@ -164,21 +232,25 @@ class RuleSet:
             text=text,
             sender=rule.sender,
             quiet_hours=rule.quiet_hours,
+            dlt_template_id=wording.dlt_template_id,
+            refusal=refusal(wording, text, rule.max_segments),
         )
 
 
-def _parse_rule(table: object, index: int, source: str, timezone: ZoneInfo) -> Rule:
+def _parse_rule(
+    table: object, index: int, source: str, timezone: ZoneInfo, language_attribute: str
+) -> Rule:
     name = table.get("name") if isinstance(table, dict) else None
     label = repr(name) if isinstance(name, str) and name.strip() else f"#{index}"
     try:
         if not isinstance(table, dict):
             raise RuleProblem("is not a table")
-        return _checked_rule(table, timezone)
+        return _checked_rule(table, timezone, language_attribute)
     except RuleProblem as problem:
         raise RulesError(f"rules file {source}: rule {label}: {problem}") from None
 
 
-def _checked_rule(table: dict[str, Any], timezone: ZoneInfo) -> Rule:
+def _checked_rule(table: dict[str, Any], timezone: ZoneInfo, language_attribute: str) -> Rule:
     unknown = sorted(set(table) - set(ALLOWED_KEYS))
     if unknown:
         raise RuleProblem(
@@ -187,7 +259,7 @@ def _checked_rule(table: dict[str, Any], timezone: ZoneInfo) -> Rule:
     for key in REQUIRED_KEYS:
         if key not in table:
             raise RuleProblem(f"missing key {key!r}")
-    for key in (*REQUIRED_KEYS, "state", "sender", "locale", "phone"):
+    for key in ("name", "type", "state", "sender", "locale", "phone"):
         value = table.get(key)
         if key in table and (not isinstance(value, str) or not value.strip()):
             raise RuleProblem(f"{key!r} must be a non-empty string")
@@ -199,63 +271,16 @@ def _checked_rule(table: dict[str, Any], timezone: ZoneInfo) -> Rule:
         type=table["type"],
         state=table.get("state"),
         conditions=parse_when(table["when"]) if "when" in table else (),
-        template=parse_template(table["template"]),
+        wordings=(parse_wording(table), *parse_languages(table.get("templates"))),
         recipient=_recipient(table),
         sender=table.get("sender"),
         locale=_locale(table.get("locale", DEFAULT_LOCALE)),
         quiet_hours=parse_quiet_hours(table["quiet_hours"]) if "quiet_hours" in table else None,
+        max_segments=parse_max_segments(table["max_segments"]) if "max_segments" in table else None,
+        language_attribute=language_attribute,
     )
-    sample = rule.sample()
-    _check_sample_text(rule, sample, timezone)
-    _check_fields_of_type(rule, sample)
+    check_rule(rule, timezone)
     return rule
-
-
-def _check_sample_text(rule: "Rule", sample: Mapping[str, Any], timezone: ZoneInfo) -> None:
-    """The rule's text on the sample document of its type: it renders, no placeholder
-    shows nothing, and it fits :data:`MAX_TEMPLATE_SEGMENTS` SMS segments."""
-    try:
-        text = rule.render(sample, timezone)
-    except (DocumentIncomplete, ValueError, KeyError, AttributeError, TypeError) as error:
-        raise RuleProblem(f"template does not render on a sample {rule.type}: {error}") from None
-    blank = rule.template.blank_placeholders(sample, locale=rule.locale, zone=timezone)
-    if blank:
-        raise RuleProblem(f"template placeholder(s) {', '.join(blank)} render as nothing")
-    length = sms_length(text)
-    if length.segments > MAX_TEMPLATE_SEGMENTS:
-        raise RuleProblem(
-            f"template is {length.segments} SMS segments long on a sample {rule.type}"
-            f" ({length.units} {length.encoding} characters); at most"
-            f" {MAX_TEMPLATE_SEGMENTS} are allowed"
-        )
-
-
-def _check_fields_of_type(rule: "Rule", sample: Mapping[str, Any]) -> None:
-    """The rule's conditions and recipient read only fields the sample of its type has."""
-    lacking = [
-        condition.field.path
-        for condition in rule.conditions
-        if condition.field.kind is not Kind.ANY
-        and value_of(sample, condition.field) is None
-        # Only "has no value" is worth testing on a field the type never has.
-        and (condition.operator, condition.operand) != ("exists", False)
-    ]
-    if lacking:
-        raise RuleProblem(
-            f"'when' {', '.join(dict.fromkeys(lacking))}: a sample {rule.type} has no such"
-            " value, so the condition can never tell documents of this type apart"
-        )
-    if _reads_counterparty(rule.recipient) and sample["agent"] is None:
-        raise RuleProblem(
-            f"recipient {rule.recipient.describe()}: a {rule.type} has no counterparty"
-            " (name a fixed phone or an attribute)"
-        )
-
-
-def _reads_counterparty(recipient: Recipient) -> bool:
-    if isinstance(recipient, FieldPhone):
-        return recipient.field.path.startswith("agent.")
-    return isinstance(recipient, ContactPhone)
 
 
 def _recipient(table: Mapping[str, Any]) -> Recipient:

@@ -18,7 +18,11 @@ def run(_arguments: argparse.Namespace) -> int:
     settings = load_settings_or_exit(NotifierSettings)
     configure_logging("notifier", settings.log_level)
     try:
-        rules = RuleSet.load(settings.notifier_rules, timezone=settings.notify_timezone)
+        rules = RuleSet.load(
+            settings.notifier_rules,
+            timezone=settings.notify_timezone,
+            language_attribute=settings.notifier_language_attribute,
+        )
     except RulesError as error:
         sys.exit(f"notifier: {error}")
     try:

@@ -45,15 +45,28 @@ class LedgerSettings(ServiceSettings):
 
 
 class NotifierSettings(ConsumerSettings, LedgerSettings):
-    sms_provider: Literal["console", "http", "twilio"] = "console"
+    sms_provider: Literal["console", "http", "twilio", "msg91", "exotel"] = "console"
     sms_http_url: HttpUrl | None = None
     twilio_account_sid: str | None = None
     twilio_auth_token: SecretStr | None = None
     twilio_from: str | None = None
     twilio_api_url: HttpUrl = "https://api.twilio.com"
+    msg91_auth_key: SecretStr | None = None
+    msg91_api_url: HttpUrl = "https://api.msg91.com"
+    msg91_route: str = "4"
+    """MSG91's route: 4 is transactional (service messages), 1 promotional."""
+    exotel_account_sid: str | None = None
+    exotel_api_key: str | None = None
+    exotel_api_token: SecretStr | None = None
+    exotel_api_url: HttpUrl = "https://api.exotel.com"
+    """Exotel's Singapore cluster; its Mumbai cluster is https://api.in.exotel.com."""
+    sms_report_token: SecretStr | None = Field(default=None, min_length=16)
+    """The secret in MSG91's and Exotel's report URLs (they sign nothing); unset: no
+    reports from them are taken."""
     notifier_public_url: HttpUrl | None = None
-    """Where Twilio reaches this service (METRICS_PORT, through a proxy): with it, Twilio
-    is asked for status callbacks at ``<url>/twilio/status``; without it, none."""
+    """Where providers reach this service (METRICS_PORT, through a proxy): with it, Twilio
+    is asked for status callbacks at ``<url>/twilio/status`` and Exotel at
+    ``<url>/exotel/report/<SMS_REPORT_TOKEN>``; without it, none."""
     sms_timeout_s: float = Field(default=10.0, gt=0)
     dlt_entity_id: str | None = None
     """The shop's DLT principal entity ID (TRAI), sent with every SMS by the Indian gateways."""
@@ -76,7 +89,7 @@ class NotifierSettings(ConsumerSettings, LedgerSettings):
     notifier_release_interval_s: float = Field(default=5.0, gt=0)
     """How often held messages whose time has come are looked for."""
     metrics_port: int = Field(default=0, ge=0, le=65535)
-    """Port of /healthz, /readyz, /metrics and Twilio's status callbacks; 0 serves none."""
+    """Port of /healthz, /readyz, /metrics and providers' status callbacks; 0 serves none."""
 
     @model_validator(mode="after")
     def _provider_is_configured(self) -> Self:
@@ -89,11 +102,30 @@ class NotifierSettings(ConsumerSettings, LedgerSettings):
                 "TWILIO_AUTH_TOKEN": self.twilio_auth_token,
                 "TWILIO_FROM": self.twilio_from,
             }
+        elif self.sms_provider == "msg91":
+            required = {"MSG91_AUTH_KEY": self.msg91_auth_key, "SMS_SENDER": self.sms_sender}
+        elif self.sms_provider == "exotel":
+            required = {
+                "EXOTEL_ACCOUNT_SID": self.exotel_account_sid,
+                "EXOTEL_API_KEY": self.exotel_api_key,
+                "EXOTEL_API_TOKEN": self.exotel_api_token,
+                "DLT_ENTITY_ID": self.dlt_entity_id,
+                "SMS_SENDER": self.sms_sender,
+            }
         missing = [name for name, value in required.items() if not value]
         if missing:
             raise ValueError(
                 f"SMS_PROVIDER={self.sms_provider} requires {', '.join(missing)} to be set"
             )
+        if self.sms_provider in ("msg91", "exotel") and len(self.sms_sender or "") != 6:
+            raise ValueError("SMS_SENDER must be the 6-character header registered on DLT")
         if self.notifier_public_url and not self.metrics_port:
             raise ValueError("NOTIFIER_PUBLIC_URL requires METRICS_PORT: callbacks arrive there")
+        if self.sms_report_token and not self.metrics_port:
+            raise ValueError("SMS_REPORT_TOKEN requires METRICS_PORT: reports arrive there")
+        if self.sms_provider == "exotel" and self.notifier_public_url and not self.sms_report_token:
+            raise ValueError(
+                "SMS_PROVIDER=exotel with NOTIFIER_PUBLIC_URL requires SMS_REPORT_TOKEN: "
+                "it guards the status callback URL"
+            )
         return self

@@ -54,26 +54,43 @@ class ConsoleSender:
 
     def send(self, sms: Sms) -> str | None:
         one_line = sms.text.replace("\r", "\\r").replace("\n", "\\n")
+        # After the text, so a line still starts "SMS to <phone>: <text>" for whoever reads it.
+        template = f" [DLT template {sms.dlt_template_id}]" if sms.dlt_template_id else ""
         with self._lock:
-            self._stream.write(f"SMS to {sms.to}: {one_line}\n")
+            self._stream.write(f"SMS to {sms.to}: {one_line}{template}\n")
             self._stream.flush()
         return None
 
 
 class HttpSender:
-    """POSTs ``{"to", "text", "idempotency_key"}`` (and ``"sender"`` when the rule names
-    one) as JSON to a gateway of your own."""
+    """POSTs ``{"to", "text", "idempotency_key", "sender", "dlt_template_id",
+    "dlt_entity_id"}`` as JSON to a gateway of your own (``null`` where unknown)."""
 
-    def __init__(self, session: requests.Session, url: str, *, timeout_s: float) -> None:
+    def __init__(
+        self,
+        session: requests.Session,
+        url: str,
+        *,
+        timeout_s: float,
+        entity_id: str | None = None,
+        sender: str | None = None,
+    ) -> None:
         self._session = session
         self._url = url
         self._timeout_s = timeout_s
+        self._entity_id = entity_id
+        self._sender = sender
 
     def send(self, sms: Sms) -> str | None:
-        body = {"to": sms.to, "text": sms.text, "idempotency_key": sms.idempotency_key}
-        if sms.sender is not None:
-            body["sender"] = sms.sender
-        _post(self._session, "SMS gateway", self._url, timeout_s=self._timeout_s, json=body)
+        body = {
+            "to": sms.to,
+            "text": sms.text,
+            "idempotency_key": sms.idempotency_key,
+            "sender": sms.sender or self._sender,
+            "dlt_template_id": sms.dlt_template_id,
+            "dlt_entity_id": self._entity_id,
+        }
+        post(self._session, "SMS gateway", self._url, timeout_s=self._timeout_s, json=body)
         return None
 
 
@@ -107,7 +124,7 @@ class TwilioSender:
         message = {"To": sms.to, "From": sms.sender or self._sender, "Body": sms.text}
         if self._status_callback_url:
             message["StatusCallback"] = self._status_callback_url
-        response = _post(
+        response = post(
             self._session,
             "Twilio",
             self._url,
@@ -115,11 +132,11 @@ class TwilioSender:
             data=message,
             auth=(self._account_sid, self._auth_token.get_secret_value()),
         )
-        sid = _json_field(response, "sid")
+        sid = json_field(response, "sid")
         return sid if isinstance(sid, str) else None
 
 
-def _post(
+def post(
     session: requests.Session, provider: str, url: str, *, timeout_s: float, **request: Any
 ) -> requests.Response:
     try:
@@ -135,7 +152,7 @@ def _post(
         )
     if not response.ok:
         # The provider's error code only: its message may quote the phone number.
-        code = _json_field(response, "code")
+        code = json_field(response, "code")
         detail = f" (provider code {code})" if isinstance(code, int | str) else ""
         raise SmsRejected(f"{provider} refused the message: HTTP {status}{detail}")
     return response
@@ -150,7 +167,7 @@ def _retry_after(response: requests.Response) -> float | None:
     return seconds if math.isfinite(seconds) and seconds >= 0 else None
 
 
-def _json_field(response: requests.Response, name: str) -> object:
+def json_field(response: requests.Response, name: str) -> object:
     try:
         body = response.json()
     except ValueError:

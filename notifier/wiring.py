@@ -1,5 +1,5 @@
 """The one place that builds the notifier from its settings: ledger, sender, Kafka, loop,
-and its HTTP face (health, Twilio's status callbacks)."""
+and its HTTP face (health, providers' status callbacks)."""
 
 import threading
 from collections.abc import Iterator
@@ -13,10 +13,18 @@ from twilio.request_validator import RequestValidator
 
 from notifier.delivery import Delivery, SendPolicy
 from notifier.delivery_reports import TwilioStatusHandler
+from notifier.exotel import ExotelSender, exotel_reports
 from notifier.handlers import NotifyHandler
-from notifier.http_app import TWILIO_MOUNT, TWILIO_STATUS_PATH, twilio_status_app
+from notifier.http_app import (
+    TWILIO_MOUNT,
+    TWILIO_STATUS_PATH,
+    report_path,
+    token_report_app,
+    twilio_status_app,
+)
 from notifier.ledger import Ledger
 from notifier.ledger_schema import open_engine
+from notifier.msg91 import Msg91Sender, msg91_reports
 from notifier.opt_outs import OptOutList, OptOutPolicy
 from notifier.readiness import NotifierReadiness
 from notifier.releaser import HeldReleaser, StuckReporter
@@ -37,13 +45,60 @@ def twilio_status_url(settings: NotifierSettings) -> str | None:
     return settings.notifier_public_url + TWILIO_STATUS_PATH
 
 
+MSG91_MOUNT = "/msg91"
+EXOTEL_MOUNT = "/exotel"
+
+
+def exotel_status_url(settings: NotifierSettings) -> str | None:
+    """The public URL, secret token included, Exotel posts status callbacks to; None when
+    none are asked for."""
+    if settings.sms_provider != "exotel" or not settings.notifier_public_url:
+        return None
+    assert settings.sms_report_token is not None
+    return settings.notifier_public_url + report_path(EXOTEL_MOUNT, settings.sms_report_token)
+
+
 def build_sender(
     settings: NotifierSettings, session: requests.Session, stdout: TextIO
 ) -> SmsSender:
     """The sender SMS_PROVIDER names; the settings guarantee what it needs is set."""
     if settings.sms_provider == "http":
         assert settings.sms_http_url is not None
-        return HttpSender(session, settings.sms_http_url, timeout_s=settings.sms_timeout_s)
+        return HttpSender(
+            session,
+            settings.sms_http_url,
+            timeout_s=settings.sms_timeout_s,
+            entity_id=settings.dlt_entity_id,
+            sender=settings.sms_sender,
+        )
+    if settings.sms_provider == "msg91":
+        assert settings.msg91_auth_key is not None
+        assert settings.sms_sender is not None
+        return Msg91Sender(
+            session,
+            api_url=settings.msg91_api_url,
+            auth_key=settings.msg91_auth_key,
+            sender=settings.sms_sender,
+            route=settings.msg91_route,
+            timeout_s=settings.sms_timeout_s,
+        )
+    if settings.sms_provider == "exotel":
+        assert settings.exotel_account_sid is not None
+        assert settings.exotel_api_key is not None
+        assert settings.exotel_api_token is not None
+        assert settings.dlt_entity_id is not None
+        assert settings.sms_sender is not None
+        return ExotelSender(
+            session,
+            api_url=settings.exotel_api_url,
+            account_sid=settings.exotel_account_sid,
+            api_key=settings.exotel_api_key,
+            api_token=settings.exotel_api_token,
+            entity_id=settings.dlt_entity_id,
+            sender=settings.sms_sender,
+            timeout_s=settings.sms_timeout_s,
+            status_callback_url=exotel_status_url(settings),
+        )
     if settings.sms_provider == "twilio":
         assert settings.twilio_account_sid is not None
         assert settings.twilio_auth_token is not None
@@ -87,6 +142,13 @@ def http_server(
             RequestValidator(settings.twilio_auth_token.get_secret_value()),
             callback_url,
         )
+    token = settings.sms_report_token
+    if token is not None and settings.sms_provider == "msg91":
+        # MSG91's webhook URL is set in its panel, so it is served with or without
+        # NOTIFIER_PUBLIC_URL.
+        mounts[MSG91_MOUNT] = token_report_app("MSG91", msg91_reports, ledger, token)
+    if token is not None and settings.sms_provider == "exotel":
+        mounts[EXOTEL_MOUNT] = token_report_app("Exotel", exotel_reports, ledger, token)
     with health_server(readiness, settings.metrics_port, mounts=mounts) as server:
         yield server
 

@@ -23,6 +23,7 @@ def main() -> None:
         user_token=user_token.get_secret_value() if user_token is not None else None,
         limits=settings.rate_limits(),
         faults=settings.faults(),
+        msg91_webhook_url=settings.sandbox_msg91_webhook_url,
     )
     address = f"{settings.sandbox_host}:{settings.sandbox_port}"
     try:

@@ -3,7 +3,8 @@
 It checks what the real API checks before answering (gzip accepted, bearer token, rate
 limits) and answers the way it does: gzip-compressed JSON, errors as
 ``{"errors": [...]}``. The knobs and counters live under ``/__sandbox``
-(:mod:`sandbox.control`); ``docs/sandbox.md`` describes them all.
+(:mod:`sandbox.control`); ``docs/sandbox.md`` describes them all. Beside it, fakes of the
+SMS gateways MSG91 and Exotel (:mod:`sandbox.sms_gateways`, :mod:`sandbox.sms_control`).
 """
 
 import gzip
@@ -20,6 +21,8 @@ from sandbox.documents import SandboxDocuments, expand_paths
 from sandbox.faults import Faults, Knobs
 from sandbox.handlers import DocumentApi, DocumentRequest, Reply
 from sandbox.limits import Clock, RateLimiter, RateLimits
+from sandbox.sms_control import sms_control_blueprint
+from sandbox.sms_gateways import SmsInbox, exotel_blueprint, msg91_blueprint
 from sandbox.stats import SandboxStats
 
 API_PREFIX = "/api/remap/1.2"
@@ -35,8 +38,11 @@ def create_app(
     faults: Faults | None = None,
     clock: Clock = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    sms_inbox: SmsInbox | None = None,
+    msg91_webhook_url: str | None = None,
 ) -> Flask:
-    """The sandbox; ``token`` is an application token, ``user_token`` a user's (dearer)."""
+    """The sandbox; ``token`` is an application token, ``user_token`` a user's (dearer).
+    ``msg91_webhook_url``: where the fake MSG91 posts reports (MSG91 takes it in its panel)."""
     limits = limits or RateLimits()
     token_costs = {token: limits.application_cost}
     if user_token is not None:
@@ -54,6 +60,16 @@ def create_app(
     )
     app = Flask(__name__)
     app.register_blueprint(control_blueprint(api, knobs, stats, catalog))
+    inbox = sms_inbox if sms_inbox is not None else SmsInbox()
+    app.register_blueprint(msg91_blueprint(inbox))
+    app.register_blueprint(exotel_blueprint(inbox))
+    app.register_blueprint(
+        sms_control_blueprint(
+            inbox,
+            lambda authorization: api.token_of(authorization) is not None,
+            msg91_webhook_url=msg91_webhook_url,
+        )
+    )
 
     @app.get(f"{API_PREFIX}/entity/<entity>/<document_id>")
     def get_document(entity: str, document_id: str) -> Response:

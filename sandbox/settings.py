@@ -35,6 +35,8 @@ class SandboxSettings(ServiceSettings):
     sandbox_seed: int | None = None
     sandbox_forbidden_entities: list[str] = Field(default_factory=list)
     """A JSON list: ``SANDBOX_FORBIDDEN_ENTITIES='["cashout"]'``."""
+    sandbox_msg91_webhook_url: str | None = None
+    """Where the fake MSG91 posts delivery reports (the notifier's /msg91/report/<token>)."""
     log_level: LogLevel = "INFO"
 
     @model_validator(mode="after")

@@ -13,6 +13,8 @@ from typing import Any
 from cloudevents.core.v1.event import CloudEvent
 from flask import Flask, Response, request
 
+from notifier.ledger import Ledger, Notification
+from notifier.sms import idempotency_key
 from shared.consumer_service import Runnable, RuntimeConfig
 from shared.events import ENRICHED_DOCUMENT, Record, new_event
 from shared.kafka import Publisher, create_producer
@@ -190,3 +192,21 @@ def refused_start_up(module: str, environment: dict[str, str]) -> str:
     assert finished.returncode != 0, finished.stderr
     assert "Traceback" not in finished.stderr
     return finished.stderr
+
+
+SHIPPED_NOTIFICATION = Notification(
+    key=idempotency_key("doc-1", "shipped", "Shipped"),
+    document_id="doc-1",
+    rule="shipped",
+    state="Shipped",
+    phone="+919876543210",
+    text="Order is on its way.",
+)
+"""A notification whose provider reports the delivery-report tests post."""
+
+
+def record_sent(ledger: Ledger, provider_message_id: str) -> Ledger:
+    """``ledger`` with :data:`SHIPPED_NOTIFICATION` sent, the provider's id recorded."""
+    ledger.claim(SHIPPED_NOTIFICATION)
+    ledger.mark_sent(SHIPPED_NOTIFICATION.key, provider_message_id=provider_message_id, attempts=1)
+    return ledger

@@ -89,7 +89,7 @@ def test_the_service_prints_the_seed_sms_and_exits_cleanly_on_sigterm(
     )
     assert process.stdout is not None
     try:
-        expected = f"SMS to +919876543210: {SEED_TEXT}"
+        expected = f"SMS to +919876543210: {SEED_TEXT} [DLT template 1107161234567890123]"
         seen = _wait_for_line(_lines(process.stdout), expected, timeout_s=60)
         assert expected in seen, log_path.read_text()
         for probe in ("healthz", "readyz"):  # what compose's healthcheck asks

@@ -57,11 +57,47 @@ def test_http_sender_posts_json_with_the_idempotency_key(
     assert fake.requests == [
         {
             "path": "/sms",
-            "json": {"to": SMS.to, "text": SMS.text, "idempotency_key": SMS.idempotency_key},
+            "json": {
+                "to": SMS.to,
+                "text": SMS.text,
+                "idempotency_key": SMS.idempotency_key,
+                "sender": None,
+                "dlt_template_id": None,
+                "dlt_entity_id": None,
+            },
             "form": {},
             "authorization": None,
         }
     ]
+
+
+def test_http_sender_posts_the_dlt_fields_and_the_default_header(
+    provider: tuple[FakeProvider, str],
+) -> None:
+    fake, url = provider
+    registered = Sms(
+        to="+919876543210",
+        text="Sales Order 5643 is on its way.",
+        idempotency_key="k" * 64,
+        dlt_template_id="1107161234567890123",
+    )
+    with requests.Session() as session:
+        HttpSender(
+            session,
+            url + "/sms",
+            timeout_s=5,
+            entity_id="1201100000000000001",
+            sender="KLDANA",
+        ).send(registered)
+    (seen,) = fake.requests
+    assert seen["json"] == {
+        "to": "+919876543210",
+        "text": "Sales Order 5643 is on its way.",
+        "idempotency_key": "k" * 64,
+        "sender": "KLDANA",
+        "dlt_template_id": "1107161234567890123",
+        "dlt_entity_id": "1201100000000000001",
+    }
 
 
 def test_twilio_sender_posts_the_form_with_basic_auth_and_returns_the_sid(
@@ -95,7 +131,7 @@ def test_a_rules_sender_replaces_the_default_one(provider: tuple[FakeProvider, s
     branded = Sms(to=SMS.to, text=SMS.text, idempotency_key=SMS.idempotency_key, sender="ACMESHOP")
     with requests.Session() as session:
         _twilio(url, session).send(branded)
-        HttpSender(session, url + "/sms", timeout_s=5).send(branded)
+        HttpSender(session, url + "/sms", timeout_s=5, sender="KLDANA").send(branded)
     twilio, http = fake.requests
     assert twilio["form"]["From"] == "ACMESHOP"
     assert http["json"]["sender"] == "ACMESHOP"

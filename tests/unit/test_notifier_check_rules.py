@@ -43,7 +43,9 @@ def test_every_shipped_rules_file_checks_and_renders(path: Path) -> None:
     for rule in rules:
         when = f" entering state {rule.state!r}" if rule.state else ", once per document"
         assert f"\n{rule.name}: {rule.type}{when}" in out
-    assert out.count("  sample: ") == out.count("  text: ") == len(rules)
+    # One sample per language of each rule, each with its text and what it costs.
+    samples = sum(len(rule.wordings) for rule in rules)
+    assert out.count("\n  sample") == out.count("  text: ") == out.count("  sms: ") == samples
     assert "cannot be rendered" not in out
 
 
@@ -241,3 +243,39 @@ def test_main_dispatches_subcommands(capsys: pytest.CaptureFixture[str], tmp_pat
     with pytest.raises(SystemExit) as exited:
         main(["frobnicate"])
     assert exited.value.code == 2
+
+
+def test_each_sample_shows_its_encoding_segments_and_dlt_template_in_every_language() -> None:
+    status, out, _ = _check(ROOT / "notifier" / "default_rules.toml")
+    assert status == 0
+    assert (
+        "  text: Sales Order 5643 dated 10.06.2024 for an amount of 50,000 rupees has been"
+        " handed over to the delivery service.\n"
+        "  sms: GSM-7, 1 segment (110 characters), DLT template 1107161234567890123\n"
+        "  sample in Hindi (hi): matched\n"
+        "  to: counterparty phone (***********3210)\n"
+        "  text: बिक्री ऑर्डर 5643 दिनांक 10.06.2024, राशि 50,000 रुपये, डिलीवरी सेवा को सौंप"
+        " दिया गया है।\n"
+        "  sms: UCS-2, 2 segments (89 characters), DLT template 1107161234567890124\n"
+    ) in out
+    assert (
+        "  text: Your order 5643 dated 10.06.2024 has been delivered. Thank you for shopping"
+        " with us!\n"
+        "  sms: GSM-7, 1 segment (84 characters), no DLT template\n"
+    ) in out
+    status, out, _ = _check(ROOT / "examples" / "rules" / "staff-alerts.toml")
+    assert (
+        "  text: Big order 5643: 50,000 rupees from Ravi Kumar (+91 98765 43210).\n"
+        "  sms: GSM-7, 1 segment (64 characters), DLT template 1107161234567890301\n"
+    ) in out
+
+
+def test_a_document_that_would_be_refused_shows_why(tmp_path: Path) -> None:
+    document = tmp_path / "long.json"
+    document.write_text(json.dumps({"data": enriched_event(number="SO-" + "7" * 28).get_data()}))
+    status, out, _ = _check(ROOT / "notifier" / "default_rules.toml", [document])
+    assert status == 0
+    assert (
+        "  refused: variable 1 of DLT template 1107161234567890123 would be 31 characters"
+        " long; TRAI allows at most 30\n"
+    ) in out

@@ -5,13 +5,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine, create_engine
 
 from notifier.delivery import Delivery, SendPolicy
 from notifier.errors import DocumentIncomplete, LedgerUnavailable
 from notifier.handlers import NotifyHandler
-from notifier.ledger import Ledger
+from notifier.ledger import Ledger, Notification
 from notifier.ledger_schema import Status, open_engine
+from notifier.metrics import NotifierMetrics
 from notifier.opt_outs import OptOutList, OptOutPolicy
 from notifier.rules import RuleSet
 from notifier.sms import Sms, idempotency_key
@@ -76,10 +78,12 @@ def test_the_seed_event_sends_one_sms_with_the_exact_text_to_the_e164_number(
             to="+919876543210",
             text=SEED_TEXT,
             idempotency_key=idempotency_key(DOCUMENT_ID, "sales-order-shipped", "Shipped"),
+            dlt_template_id="1107161234567890123",
         )
     ]
     (entry,) = ledger.entries()
     assert (entry.status, entry.provider_message_id) == (Status.SENT, "msg-1")
+    assert entry.notification.dlt_template_id == "1107161234567890123"
     assert entry.notification.key == sender.sent[0].idempotency_key
 
 
@@ -344,3 +348,49 @@ def test_an_unset_opt_out_attribute_does_not_stop_messages(
     }
     _handler(database, sender)(enriched_event(agent=agent))
     assert len(sender.sent) == 1
+
+
+def test_a_dlt_variable_over_30_characters_is_refused_and_nothing_is_sent(
+    database: Engine, ledger: Ledger, sender: RecordingSender, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="notifier")
+    registry = CollectorRegistry()
+    delivery = Delivery(Ledger(database), sender, metrics=NotifierMetrics(registry))
+    opt_outs = OptOutPolicy(OptOutList(database), attribute_name="SMS opt-out", region="IN")
+    handler = NotifyHandler(
+        RuleSet.load(None), delivery, opt_outs, "IN", clock=lambda: NOON_IN_KOLKATA
+    )
+    long_number = "SO-" + "7" * 28
+    handler(enriched_event(number=long_number))
+    assert sender.sent == []
+    (entry,) = ledger.entries()
+    assert (entry.status, entry.last_error) == (
+        Status.REFUSED,
+        "variable 1 of DLT template 1107161234567890123 would be 31 characters long;"
+        " TRAI allows at most 30",
+    )
+    assert registry.get_sample_value("notifier_sms_total", {"status": "refused"}) == 1
+    assert registry.get_sample_value("notifier_sms_total", {"status": "sent"}) is None
+    (logged,) = [record for record in caplog.records if record.getMessage() == "sms refused"]
+    assert "TRAI allows at most 30" in logged.__dict__["reason"]
+    assert "98765" not in caplog.text
+    assert long_number not in caplog.text
+
+
+def test_a_held_message_is_released_with_its_dlt_template_id(
+    database: Engine, ledger: Ledger, sender: RecordingSender
+) -> None:
+    delivery = Delivery(Ledger(database), sender, SendPolicy(attempts=1))
+    notification = Notification(
+        key="k1",
+        document_id=DOCUMENT_ID,
+        rule="sales-order-shipped",
+        state="Shipped",
+        phone="+919876543210",
+        text=SEED_TEXT,
+        dlt_template_id="1107161234567890123",
+    )
+    delivery.deliver(notification, held_until=NOON_IN_KOLKATA)
+    (due,) = Ledger(database, clock=lambda: NOON_IN_KOLKATA).claim_due()
+    delivery.send_released(due)
+    assert [sms.dlt_template_id for sms in sender.sent] == ["1107161234567890123"]

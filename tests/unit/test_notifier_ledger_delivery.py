@@ -113,21 +113,31 @@ CREATE TABLE notifications (
 """The table as the version before delivery reports created it."""
 
 
-def test_a_ledger_created_by_the_previous_version_gains_the_delivery_column(
-    database_url: str,
-) -> None:
+def _old_ledger(database_url: str, schema: str, *statements: str) -> None:
+    """A ledger as an earlier version left it: ``schema`` with one sent row, 'k1', then
+    ``statements`` (that version's own columns)."""
     old = create_engine(ledger_schema.database_url(database_url))
     with old.begin() as connection:
-        connection.execute(text(PREVIOUS_SCHEMA))
+        connection.execute(text(schema))
         connection.execute(
             text(
-                "INSERT INTO notifications VALUES ('k1', 'doc-old', 'shipped', 'Shipped', "
+                "INSERT INTO notifications (key, document_id, rule, state, phone, text, sender,"
+                " status, provider_message_id, attempts, last_error, due_at, created_at,"
+                " updated_at) VALUES ('k1', 'doc-old', 'shipped', 'Shipped', "
                 "'+919876543210', 'hi', NULL, 'sent', :sid, 1, NULL, NULL, "
                 "'2026-06-10 09:30:00', '2026-06-10 09:30:00')"
             ),
             {"sid": SID},
         )
+        for statement in statements:
+            connection.execute(text(statement))
     old.dispose()
+
+
+def test_a_ledger_created_by_the_previous_version_gains_the_delivery_column(
+    database_url: str,
+) -> None:
+    _old_ledger(database_url, PREVIOUS_SCHEMA)
     for _restart in range(2):  # the upgrade is idempotent
         engine = open_engine(database_url)
         try:
@@ -151,3 +161,37 @@ def test_a_ledger_created_by_the_previous_version_gains_the_delivery_column(
         )
     finally:
         engine.dispose()
+
+
+SCHEMA_BEFORE_DLT = PREVIOUS_SCHEMA.replace(
+    "updated_at TIMESTAMP WITH TIME ZONE NOT NULL",
+    "updated_at TIMESTAMP WITH TIME ZONE NOT NULL,\n    delivery_status VARCHAR(16)",
+)
+"""The table as the version before DLT template ids created it."""
+
+
+def test_a_ledger_created_before_dlt_template_ids_gains_their_column(database_url: str) -> None:
+    _old_ledger(
+        database_url,
+        SCHEMA_BEFORE_DLT,
+        "UPDATE notifications SET delivery_status = 'delivered' WHERE key = 'k1'",
+    )
+    registered = Notification(**{**_notification("doc-2").__dict__, "dlt_template_id": "1107"})
+    for _restart in range(2):  # the upgrade is idempotent
+        engine = open_engine(database_url)
+        try:
+            columns = {column["name"] for column in inspect(engine).get_columns("notifications")}
+            ledger = Ledger(engine)
+            old_row = ledger.entry("k1")
+            ledger.claim(registered)
+            new_row = ledger.entry(registered.key)
+        finally:
+            engine.dispose()
+        assert "dlt_template_id" in columns
+        assert old_row is not None
+        assert (old_row.notification.dlt_template_id, old_row.delivery_status) == (
+            None,
+            DeliveryStatus.DELIVERED,
+        )
+        assert new_row is not None
+        assert new_row.notification.dlt_template_id == "1107"

@@ -89,6 +89,17 @@ rule_values: dict[str, Any] = {
         st.sampled_from(["21:00-09:00", "21:00-09:00 Europe/London", "9-5", "10:00-10:00"]), values
     ),
     "phone": st.one_of(st.sampled_from(["agent.phone", "agent", "sum"]), values),
+    "dlt_template_id": st.one_of(st.just("1107161234567890123"), values),
+    "dlt_template": st.one_of(st.sampled_from(["{#var#} {#var#}", "Order {#var#}"]), values),
+    "max_segments": st.one_of(st.integers(-1, 12), values),
+    "templates": st.one_of(
+        st.dictionaries(
+            st.sampled_from(["hi", "ta", "Hindi", "xx"]),
+            st.one_of(st.sampled_from(TEMPLATES), values),
+            max_size=2,
+        ),
+        values,
+    ),
     "extra": values,
 }
 junk_tables = st.lists(

@@ -4,9 +4,11 @@ from pathlib import Path
 import pytest
 import requests
 
+from notifier.exotel import ExotelSender
+from notifier.msg91 import Msg91Sender
 from notifier.settings import NotifierSettings
 from notifier.sms import ConsoleSender, HttpSender, TwilioSender
-from notifier.wiring import build_sender, twilio_status_url
+from notifier.wiring import build_sender, exotel_status_url, twilio_status_url
 from shared.errors import SettingsError
 from shared.settings import environment_variables, load_settings
 
@@ -79,6 +81,8 @@ def test_the_twilio_provider_needs_each_of_its_variables(
         ("NOTIFIER_STUCK_AFTER_S", "-1"),
         ("METRICS_PORT", "70000"),
         ("NOTIFIER_PUBLIC_URL", "notifier.example.com"),
+        ("MSG91_API_URL", "api.msg91.com"),
+        ("EXOTEL_API_URL", "ftp://api.exotel.com"),
     ],
 )
 def test_malformed_values_are_named(
@@ -143,3 +147,101 @@ def test_a_public_url_without_a_port_to_receive_callbacks_on_is_refused(
     monkeypatch.setenv("NOTIFIER_PUBLIC_URL", "https://notifier.example.com")
     with pytest.raises(SettingsError, match="NOTIFIER_PUBLIC_URL requires METRICS_PORT"):
         load_settings(NotifierSettings)
+
+
+def _msg91_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SMS_PROVIDER", "msg91")
+    monkeypatch.setenv("MSG91_AUTH_KEY", "msg91-secret-authkey")
+    monkeypatch.setenv("SMS_SENDER", "KLDANA")
+
+
+def _exotel_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SMS_PROVIDER", "exotel")
+    monkeypatch.setenv("EXOTEL_ACCOUNT_SID", "kladanashop1")
+    monkeypatch.setenv("EXOTEL_API_KEY", "exotel-api-key")
+    monkeypatch.setenv("EXOTEL_API_TOKEN", "exotel-secret-token")
+    monkeypatch.setenv("DLT_ENTITY_ID", "1201100000000000001")
+    monkeypatch.setenv("SMS_SENDER", "KLDANA")
+
+
+def test_the_indian_gateways_default_to_their_real_apis(monkeypatch: pytest.MonkeyPatch) -> None:
+    _msg91_environment(monkeypatch)
+    settings = load_settings(NotifierSettings)
+    assert settings.msg91_api_url == "https://api.msg91.com"
+    assert settings.msg91_route == "4"
+    assert settings.exotel_api_url == "https://api.exotel.com"
+    assert settings.sms_report_token is None
+
+
+@pytest.mark.parametrize("missing", ["MSG91_AUTH_KEY", "SMS_SENDER"])
+def test_msg91_needs_its_key_and_a_header(monkeypatch: pytest.MonkeyPatch, missing: str) -> None:
+    _msg91_environment(monkeypatch)
+    monkeypatch.delenv(missing)
+    with pytest.raises(SettingsError, match=f"SMS_PROVIDER=msg91 requires {missing} to be set"):
+        load_settings(NotifierSettings)
+
+
+@pytest.mark.parametrize(
+    "missing",
+    ["EXOTEL_ACCOUNT_SID", "EXOTEL_API_KEY", "EXOTEL_API_TOKEN", "DLT_ENTITY_ID", "SMS_SENDER"],
+)
+def test_exotel_needs_its_account_the_entity_and_a_header(
+    monkeypatch: pytest.MonkeyPatch, missing: str
+) -> None:
+    _exotel_environment(monkeypatch)
+    monkeypatch.delenv(missing)
+    with pytest.raises(SettingsError) as raised:
+        load_settings(NotifierSettings)
+    assert f"SMS_PROVIDER=exotel requires {missing} to be set" in str(raised.value)
+    assert "exotel-secret-token" not in str(raised.value)
+
+
+@pytest.mark.parametrize("provider", ["msg91", "exotel"])
+@pytest.mark.parametrize("header", ["KLD", "KLADANAS"])
+def test_the_header_must_have_the_six_characters_dlt_registers(
+    monkeypatch: pytest.MonkeyPatch, provider: str, header: str
+) -> None:
+    (_msg91_environment if provider == "msg91" else _exotel_environment)(monkeypatch)
+    monkeypatch.setenv("SMS_SENDER", header)
+    with pytest.raises(SettingsError, match="SMS_SENDER must be the 6-character header"):
+        load_settings(NotifierSettings)
+
+
+def test_a_report_token_needs_a_port_and_sixteen_characters(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _msg91_environment(monkeypatch)
+    monkeypatch.setenv("SMS_REPORT_TOKEN", "report-token-0123456789")
+    with pytest.raises(SettingsError, match="SMS_REPORT_TOKEN requires METRICS_PORT"):
+        load_settings(NotifierSettings)
+    monkeypatch.setenv("METRICS_PORT", "9100")
+    monkeypatch.setenv("SMS_REPORT_TOKEN", "short")
+    with pytest.raises(SettingsError, match="SMS_REPORT_TOKEN") as raised:
+        load_settings(NotifierSettings)
+    assert "short" not in str(raised.value)
+
+
+def test_exotel_is_given_the_tokened_callback_url_only_with_a_public_url(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _exotel_environment(monkeypatch)
+    assert exotel_status_url(load_settings(NotifierSettings)) is None
+    monkeypatch.setenv("METRICS_PORT", "9100")
+    monkeypatch.setenv("NOTIFIER_PUBLIC_URL", "https://notifier.example.com/")
+    with pytest.raises(SettingsError, match="requires SMS_REPORT_TOKEN"):
+        load_settings(NotifierSettings)
+    monkeypatch.setenv("SMS_REPORT_TOKEN", "report-token-0123456789")
+    assert (
+        exotel_status_url(load_settings(NotifierSettings))
+        == "https://notifier.example.com/exotel/report/report-token-0123456789"
+    )
+
+
+def test_the_indian_gateways_get_their_senders(monkeypatch: pytest.MonkeyPatch) -> None:
+    with requests.Session() as session:
+        _msg91_environment(monkeypatch)
+        sender = build_sender(load_settings(NotifierSettings), session, io.StringIO())
+        assert isinstance(sender, Msg91Sender)
+        _exotel_environment(monkeypatch)
+        sender = build_sender(load_settings(NotifierSettings), session, io.StringIO())
+        assert isinstance(sender, ExotelSender)

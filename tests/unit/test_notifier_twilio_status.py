@@ -13,32 +13,21 @@ from werkzeug.test import Client, TestResponse
 from notifier.delivery_reports import StatusReport, TwilioStatusHandler
 from notifier.errors import LedgerUnavailable
 from notifier.http_app import TWILIO_MOUNT, twilio_status_app
-from notifier.ledger import DeliveryUpdate, Ledger, LedgerEntry, Notification
+from notifier.ledger import DeliveryUpdate, Ledger, LedgerEntry
 from notifier.ledger_schema import DeliveryStatus, open_engine
-from notifier.sms import idempotency_key
 from shared.health import Readiness, health_app
+from tests.helpers import SHIPPED_NOTIFICATION, record_sent
 
 TOKEN = "tw-auth-token"
 PUBLIC_URL = "https://notifier.example.com/twilio/status"
 SID = "SM0123456789abcdef0123456789abcdef"
-NOTIFICATION = Notification(
-    key=idempotency_key("doc-1", "shipped", "Shipped"),
-    document_id="doc-1",
-    rule="shipped",
-    state="Shipped",
-    phone="+919876543210",
-    text="Order is on its way.",
-)
 
 
 @pytest.fixture
 def ledger(tmp_path: Path) -> Iterator[Ledger]:
     """A ledger with one message Twilio accepted as ``SID``."""
     engine = open_engine(f"sqlite:///{tmp_path / 'ledger.db'}")
-    ledger = Ledger(engine)
-    ledger.claim(NOTIFICATION)
-    ledger.mark_sent(NOTIFICATION.key, provider_message_id=SID, attempts=1)
-    yield ledger
+    yield record_sent(Ledger(engine), SID)
     engine.dispose()
 
 
@@ -77,7 +66,7 @@ def _post(
 
 
 def _entry(ledger: Ledger) -> LedgerEntry:
-    entry = ledger.entry(NOTIFICATION.key)
+    entry = ledger.entry(SHIPPED_NOTIFICATION.key)
     assert entry is not None
     return entry
 
