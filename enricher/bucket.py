@@ -6,16 +6,29 @@ about every 67 ms), not all at once a window after a unit was spent
 application token, 4 with a user token.
 
 The model is kept in step with the server on every answer, and never ahead of what it
-says: the level is *set* to the answer's ``X-RateLimit-Remaining`` less every unit the
-server may not have counted when it answered (units granted after that request, and
-those of requests still in flight when it was granted, which it may have counted later);
-the refill since is not added, as we do not know when the server counted. So the level
-follows the server at most a unit or two (the latency's refill, the header's rounding
-down) below it, whoever else spends the token's budget, and never above.
+says: the level is *set* to the higher of two lower bounds of the server's level, each
+built from ``X-RateLimit-Remaining`` less every unit of ours the server may not have
+counted when it answered, with no refill since it counted (we do not know when it did):
+
+- *this answer's*: less the units granted after this request and those still in flight
+  when it was granted (the server may have counted them later);
+- *the latest count's*: the answers that may hold the server's latest count of ours
+  (none of ours answered was granted after they were answered), each with its refill
+  since it was answered, the lowest of them, less what is in flight *now*. Whichever
+  of them the server counted last, every request of ours it had not counted then is
+  still in flight. A request that ends without such an answer (an error without headers,
+  one given up on) may be counted after any of them: it clears them, and answers to
+  requests granted before it ended (or, given up on, before its time is up) join no more.
+
+The first alone stays up to ``max_parallel - 1`` units below the server once the bucket
+is spent (four at Kladana's 5 parallel, 0.27 s of refill); the second follows it within
+the refill of one round trip and the header's rounding down. Either way the level
+follows the server, whoever else spends the token's budget, and is never above it.
 ``X-RateLimit-Limit`` and ``X-Lognex-Retry-TimeInterval`` can only shrink the capacity
 and slow the refill.
 """
 
+import math
 from dataclasses import dataclass
 
 # Float refills leave crumbs like 0.999999999 of a unit: count them as the unit they mean.
@@ -45,6 +58,10 @@ class TokenBucket:
         self._updated = now
         self.spent = 0.0
         """Units ever taken."""
+        self._latest: list[tuple[float, float]] = []
+        """(remaining, answered at) of the answers that may hold the server's latest count."""
+        self._vouching_from = -math.inf
+        """Answers to requests granted before this may miss a unit counted after them."""
 
     @property
     def capacity(self) -> float:
@@ -72,19 +89,47 @@ class TokenBucket:
         self.spent += cost
         return self.spent - unsettled
 
-    def sync(self, now: float, quota: ServerQuota, serial: float, round_trip_s: float) -> None:
-        """Align with the answer to the request taken as ``serial``, which took
-        ``round_trip_s`` from its grant to its answer."""
+    def sync(
+        self,
+        now: float,
+        quota: ServerQuota,
+        serial: float,
+        granted_at: float,
+        *,
+        in_flight: float,
+    ) -> None:
+        """Align with the answer to the request taken as ``serial`` at ``granted_at``,
+        while ``in_flight`` units of other requests are still unanswered."""
         self._refill(now)
         self._capacity, self._window_s = server_limits(*self._configured, quota)
         self._level = min(self._level, self._capacity)
-        remaining = remaining_units(self._configured[0], self._window_s, quota, round_trip_s)
-        if remaining is not None:
-            self._level = min(self._capacity, remaining - (self.spent - serial))
+        remaining = remaining_units(self._configured[0], self._window_s, quota, now - granted_at)
+        if remaining is None or granted_at <= self._vouching_from:
+            self.unanswered(now)
+            if remaining is None:
+                return
+            latest = -math.inf
+        else:
+            # Answered before this request was granted: counted before it, surely.
+            self._latest = [kept for kept in self._latest if kept[1] >= granted_at]
+            self._latest.append((remaining, now))
+            latest = min(level + (now - at) * self._rate() for level, at in self._latest)
+            latest = min(self._capacity, latest) - in_flight
+        this_answer = remaining - (self.spent - serial)
+        self._level = min(self._capacity, max(this_answer, latest))
+
+    def unanswered(self, until: float) -> None:
+        """A request ended without a remaining count, and the server may count it until
+        ``until``: no answer before it says the server's latest count any more."""
+        self._latest = []
+        self._vouching_from = max(self._vouching_from, until)
+
+    def _rate(self) -> float:
+        return self._capacity / self._window_s
 
     def _refill(self, now: float) -> None:
         elapsed = max(0.0, now - self._updated)
-        self._level = min(self._capacity, self._level + elapsed * self._capacity / self._window_s)
+        self._level = min(self._capacity, self._level + elapsed * self._rate())
         self._updated = now
 
 

@@ -84,11 +84,14 @@ class RequestLimiter:
         ``timeout`` seconds pass first.
         """
         serial, granted_at = self._acquire(timeout)
+        answers = _Answers(self)
         try:
-            yield GrantedPermit(self, serial, granted_at)
+            yield GrantedPermit(answers, serial, granted_at)
         finally:
             with self._changed:
                 self._in_flight -= 1
+                if not answers.observed:
+                    self._bucket.unanswered(self._clock())
                 self._changed.notify_all()
 
     def count_abandoned(self, for_s: float) -> None:
@@ -96,7 +99,9 @@ class RequestLimiter:
         with 1073, and a client that keeps doing that (a Kladana hanging every request)
         collects enough 429s to be banned."""
         with self._changed:
-            self._abandoned_until.append(self._clock() + for_s)
+            until = self._clock() + for_s
+            self._abandoned_until.append(until)
+            self._bucket.unanswered(until)
 
     def observe(self, quota: ServerQuota, serial: float, granted_at: float) -> None:
         """Align with the answer to the request granted at ``granted_at`` as ``serial``."""
@@ -110,7 +115,9 @@ class RequestLimiter:
                         extra={"pause_s": round(pause_s, 3)},
                     )
                 self._paused_until = max(self._paused_until, now + pause_s)
-            self._bucket.sync(now, quota, serial, now - granted_at)
+            # This request still holds its slot: the others are in flight.
+            in_flight = (self._in_flight - 1) * self._cost
+            self._bucket.sync(now, quota, serial, granted_at, in_flight=in_flight)
             self._changed.notify_all()
 
     def _acquire(self, timeout: float | None) -> tuple[float, float]:
@@ -135,3 +142,18 @@ class RequestLimiter:
                     return self._bucket.take(now, self._cost, unsettled=unsettled), now
             # Outside the lock, so other threads can release slots and observe answers.
             self._sleep(min(wait_s, deadline - now))
+
+
+class _Answers:
+    """One grant's way back to its limiter, noting whether an answer came back through it."""
+
+    def __init__(self, limiter: RequestLimiter) -> None:
+        self._limiter = limiter
+        self.observed = False
+
+    def observe(self, quota: ServerQuota, serial: float, granted_at: float) -> None:
+        self.observed = True
+        self._limiter.observe(quota, serial, granted_at)
+
+    def count_abandoned(self, for_s: float) -> None:
+        self._limiter.count_abandoned(for_s)

@@ -14,7 +14,8 @@ tag so that a Redis Cluster keeps them on one node:
 
 Every change is one call of one Lua script, so it is atomic across replicas, on Redis's
 own clock (``TIME``), so the replicas' clocks do not matter. The bucket refills as
-:class:`enricher.bucket.TokenBucket` does (the same arithmetic, in Lua).
+:class:`enricher.bucket.TokenBucket` does (the same arithmetic, in Lua); an answer sets
+it to that answer's own bound only, not yet the latest count's (a unit or four lower).
 """
 
 import hashlib

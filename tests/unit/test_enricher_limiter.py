@@ -126,19 +126,21 @@ def test_a_retry_after_pauses_every_waiting_thread() -> None:
     limiter = RequestLimiter(clock=clock, sleep=held_sleep)
     observe(limiter, retry_after_s=2.0)
     finished: list[str] = []
-    callers = [
-        threading.Thread(target=lambda: (take(limiter, 1), finished.append("done")))
-        for _ in range(3)
-    ]
-    for caller in callers:
-        caller.start()
+
+    def caller() -> None:
+        take(limiter, 1)
+        finished.append("done")
+
+    callers = [threading.Thread(target=caller) for _ in range(3)]
+    for thread in callers:
+        thread.start()
     assert wait_until(lambda: len(asked) == 3, timeout_s=10)
     assert asked == [2.0, 2.0, 2.0]
     assert finished == []
     clock.now += 2.0
     resume.set()
-    for caller in callers:
-        caller.join(10)
+    for thread in callers:
+        thread.join(10)
     assert finished == ["done"] * 3
 
 
@@ -159,6 +161,41 @@ def test_remaining_counts_the_requests_in_flight_the_server_may_not_have_counted
         # The first two may be counted after the third, the fourth came after it.
         third.observe(ServerQuota(remaining=10, limit=45, interval_s=3.0))
     take(limiter, 7)
+    assert clock.sleeps == []
+    take(limiter, 1)
+    assert clock.sleeps == [pytest.approx(ONE_UNIT_S)]
+
+
+def answer_five_at_once(limiter: RequestLimiter, *, first_fails: bool = False) -> None:
+    """Five requests sent together, answered (and their slots released) in the order the
+    server counted them: 44 left after the first ... 40 after the fifth."""
+    slots = [limiter.slot() for _ in range(5)]
+    permits = [slot.__enter__() for slot in slots]
+    for number, (slot, permit) in enumerate(zip(slots, permits, strict=True)):
+        if first_fails and number == 0:
+            error = RuntimeError("connection reset")
+            slot.__exit__(RuntimeError, error, None)
+            continue
+        permit.observe(ServerQuota(remaining=44 - number, limit=45, interval_s=3.0))
+        slot.__exit__(None, None, None)
+
+
+def test_once_every_request_in_flight_is_answered_the_bucket_is_the_servers() -> None:
+    clock = FakeClock()
+    limiter = fake_limiter(clock, units=45, window_s=3.0)
+    answer_five_at_once(limiter)
+    take(limiter, 40)
+    assert clock.sleeps == []
+    take(limiter, 1)
+    assert clock.sleeps == [pytest.approx(ONE_UNIT_S)]
+
+
+def test_a_request_that_ends_without_an_answer_keeps_the_doubt_about_the_others() -> None:
+    clock = FakeClock()
+    limiter = fake_limiter(clock, units=45, window_s=3.0)
+    answer_five_at_once(limiter, first_fails=True)
+    # It may be counted after the fifth, and the four before it may have been too.
+    take(limiter, 36)
     assert clock.sleeps == []
     take(limiter, 1)
     assert clock.sleeps == [pytest.approx(ONE_UNIT_S)]
