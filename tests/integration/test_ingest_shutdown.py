@@ -38,6 +38,18 @@ def _request_producer_connected(service: ServiceProcess) -> bool:
     )
 
 
+def _accepted(server_port: int, client_port: int) -> bool:
+    """Whether the server accepted this loopback connection: until it does, the connection
+    has no socket of its own, and /proc/net/tcp shows its inode as 0."""
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local_port = int(fields[1].rsplit(":", 1)[1], 16)
+        remote_port = int(fields[2].rsplit(":", 1)[1], 16)
+        if (local_port, remote_port) == (server_port, client_port):
+            return fields[9] != "0"
+    return False
+
+
 def test_a_request_in_flight_at_sigterm_is_answered_and_published_before_exit(
     kafka_bootstrap: str, topics: PipelineTopics, read_topic: ReadTopic, tmp_path: Path
 ) -> None:
@@ -69,6 +81,10 @@ def test_a_request_in_flight_at_sigterm_is_answered_and_published_before_exit(
         with socket.create_connection(("127.0.0.1", port), timeout=30) as client:
             # Half a request: the worker is reading it when the SIGTERM arrives.
             client.sendall(head + body[: len(body) // 2])
+            # A connection still in the listen queue is reset when the server closes its
+            # socket: only one the worker took is in flight.
+            client_port = client.getsockname()[1]
+            assert wait_until(lambda: _accepted(port, client_port)), service.log_path.read_text()
             service.signal(signal.SIGTERM)
             assert wait_until(lambda: "Handling signal: term" in service.log_path.read_text())
             client.sendall(body[len(body) // 2 :])
