@@ -5,6 +5,7 @@ language's name in English or in itself (``Hindi``, ``हिन्दी``), in 
 knows the codes and the names, so no list of languages is kept here.
 """
 
+import functools
 from collections.abc import Collection
 
 from babel import Locale, UnknownLocaleError
@@ -32,6 +33,9 @@ def chosen_language(value: object, languages: Collection[str]) -> str | None:
     return next((language for language in languages if wanted in _names(language)), None)
 
 
+# Both run for every message of a rule with languages: Babel's parsing is not free, and
+# the values people type into the attribute are few.
+@functools.lru_cache(maxsize=1024)
 def _language_of(written: str) -> str | None:
     try:
         return str(Locale.parse(written.replace("-", "_")).language)
@@ -39,11 +43,12 @@ def _language_of(written: str) -> str | None:
         return None
 
 
-def _names(language: str) -> set[str]:
+@functools.lru_cache(maxsize=256)
+def _names(language: str) -> frozenset[str]:
     """What ``language`` is called in English and in itself, casefolded."""
     locale = Locale.parse(language)
-    return {
+    return frozenset(
         name.casefold()
         for name in (locale.get_language_name("en"), locale.get_language_name(language))
         if name
-    }
+    )
