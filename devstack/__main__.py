@@ -19,9 +19,11 @@ import sys
 from pathlib import Path
 
 from devstack.broker import EmbeddedBroker, free_port, wait_for_port
+from devstack.channel_fakes import email_sink, whatsapp_fake_environment
 from devstack.processes import ServiceProcess, describe_exit
 from devstack.restart_policy import RestartPolicy
 from devstack.sms_fakes import sms_fake, sms_fake_environment
+from devstack.smtp_sink import DEFAULT_PORT as DEFAULT_SINK_PORT
 from devstack.supervisor import Supervisor
 from shared.lifecycle import stop_on_signals
 from shared.settings import load_settings_or_exit
@@ -57,7 +59,7 @@ def _say(message: str) -> None:
 
 def _sms_line(fake: str | None, sandbox_port: int) -> str:
     if fake is None:
-        return "The SMS is printed here."
+        return "The SMS is printed here.\n"
     status = "DELIVERED" if fake == "msg91" else "delivered"
     return (
         f"SMS go to the sandbox's fake {fake}: list them with\n\n"
@@ -69,6 +71,29 @@ def _sms_line(fake: str | None, sandbox_port: int) -> str:
         f"""-d '{{"message_id": "<message_id>", "status": "{status}"}}' """
         f"http://{LOOPBACK}:{sandbox_port}/__sandbox/sms/{fake}/reports\n\n"
     )
+
+
+def _channels_line(*, whatsapp_fake: bool, email_sink: bool, sandbox_port: int) -> str:
+    """How to see the WhatsApp and email channels, with the fakes this run started."""
+    lines = []
+    if whatsapp_fake:
+        control = f"http://{LOOPBACK}:{sandbox_port}/__sandbox/whatsapp"
+        auth = f'-H "Authorization: Bearer {SANDBOX_TOKEN}"'
+        lines.append(
+            "WhatsApp messages go to the sandbox's fake Cloud API: list them with\n\n"
+            f"  curl {auth} {control}/messages\n\n"
+            'and make a number "not on WhatsApp" (its message fails and falls back to the'
+            " rule's next channel) with\n\n"
+            f"  curl -X PUT {auth} {control}/not-on-whatsapp/+919876543210\n\n"
+        )
+    if email_sink:
+        lines.append("Emails are printed here. ")
+    if lines:
+        lines.append(
+            "The bundled rules send SMS only; NOTIFIER_RULES=examples/rules/"
+            "customer-messages.toml make run sends WhatsApp (falling back to SMS) and email.\n"
+        )
+    return "".join(lines)
 
 
 def _banner(
@@ -135,14 +160,24 @@ def main() -> int:
                 "KLADANA_API_URL": f"{sandbox_url}/api/remap/1.2",
                 "KLADANA_TOKEN": SANDBOX_TOKEN,
             }
-        fake_environment = (
-            sms_fake_environment(fake, sandbox_url, free_port) if fake is not None else None
+        notifier_port = int(os.environ.get("METRICS_PORT") or free_port())
+        notifier_url = f"http://{LOOPBACK}:{notifier_port}"
+        sms_fake_env = (
+            sms_fake_environment(fake, sandbox_url, lambda: notifier_port) if fake else None
         )
-        own = {
-            "sandbox": fake_environment.sandbox if fake_environment else {},
-            "notifier": fake_environment.notifier if fake_environment else {},
-        }
-        if not real_kladana or fake is not None:
+        whatsapp_fake = whatsapp_fake_environment(os.environ, sandbox_url, notifier_url)
+        fakes = [env for env in (sms_fake_env, whatsapp_fake) if env is not None]
+        own: dict[str, dict[str, str]] = {"sandbox": {}, "notifier": {}}
+        for fake_environment in fakes:
+            own["sandbox"] |= fake_environment.sandbox
+            own["notifier"] |= fake_environment.notifier | {"METRICS_PORT": str(notifier_port)}
+        sink = email_sink(os.environ, _port("SMTP_SINK_PORT", DEFAULT_SINK_PORT))
+        if sink is not None:
+            own["notifier"] |= sink.notifier_environment(os.environ)
+            services.start(
+                ServiceProcess("devstack.smtp_sink", sink.environment(), log_dir=LOG_DIR)
+            )
+        if not real_kladana or fakes:
             environment |= {"SANDBOX_PORT": str(sandbox_port), "SANDBOX_TOKEN": SANDBOX_TOKEN}
             sandbox_environment = environment | own["sandbox"]
             services.start(ServiceProcess("sandbox", sandbox_environment, log_dir=LOG_DIR))
@@ -157,7 +192,12 @@ def main() -> int:
                 real_kladana=real_kladana,
                 ingest_host=ingest_host,
                 ingest_url=f"http://{ingest_address}:{ingest_port}",
-                sms=_sms_line(fake, sandbox_port),
+                sms=_sms_line(fake, sandbox_port)
+                + _channels_line(
+                    whatsapp_fake=whatsapp_fake is not None,
+                    email_sink=sink is not None,
+                    sandbox_port=sandbox_port,
+                ),
             ),
             flush=True,
         )

@@ -2,8 +2,10 @@
 
 Validates the file exactly as start-up does, then shows each rule on the sample document
 of its type, in its state when it names one, once per language the rule has (or on
-documents given with ``--document``): whether it matched, who would get the SMS, its
-text, encoding, SMS segments and DLT template, and why it would be refused. Exit status
+documents given with ``--document``): whether it matched, its channels when they are not
+just SMS, who would get the message, its text, and per channel what would go out: the
+SMS's encoding, segments and DLT template, the WhatsApp template and its parameters, the
+email's address and subject; and why the SMS would be refused. Exit status
 0 when the file is valid, 1 when it is not (the rule's name and the problem on stderr),
 2 for a wrong command line.
 """
@@ -18,8 +20,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel import Locale
 
+from notifier.addresses import first_email_address
+from notifier.channels import DEFAULT_CHANNELS, Channel, WhatsAppTemplate
 from notifier.command import Command
 from notifier.errors import DocumentIncomplete, RulesError
+from notifier.masking import mask_address
+from notifier.outbound import one_line
 from notifier.quiet_hours import DEFAULT_ZONE
 from notifier.rules import DEFAULT_LANGUAGE_ATTRIBUTE, PlannedMessage, Rule, RuleSet
 from notifier.segments import sms_length
@@ -122,10 +128,13 @@ def _show(
         out.write(f"  {what}: did not match (not {reasons})\n")
     else:
         out.write(f"  {what}: matched\n")
-    phone = rule.recipient.phone_text(document)
-    shown_phone = mask_phone(phone) if phone else "no phone in this document"
-    sender = f", from {rule.sender}" if rule.sender else ""
-    out.write(f"  to: {rule.recipient.describe()} ({shown_phone}){sender}\n")
+    if rule.channels != DEFAULT_CHANNELS:
+        out.write(f"  channels: {', '.join(rule.channels)}\n")
+    if any(channel.needs_phone for channel in rule.channels):
+        phone = rule.recipient.phone_text(document)
+        shown_phone = mask_phone(phone) if phone else "no phone in this document"
+        sender = f", from {rule.sender}" if rule.sender else ""
+        out.write(f"  to: {rule.recipient.describe()} ({shown_phone}){sender}\n")
     try:
         # Planned as the notifier plans it, so the language, DLT template and refusal
         # shown are those it would use.
@@ -134,13 +143,40 @@ def _show(
         out.write(f"  text: cannot be rendered, the event would be dead-lettered: {error}\n")
         return
     out.write(f"  text: {message.text}\n")
-    out.write(f"  sms: {_cost(message)}\n")
-    if message.refusal:
+    for channel in message.channels:
+        out.write(f"  {channel}: {_what_goes_out(rule, message, channel)}\n")
+    if message.refusal and message.channels == (Channel.SMS,):
         out.write(f"  refused: {message.refusal}\n")
+    elif message.refusal and Channel.SMS in message.channels:
+        out.write(f"  sms refused, the other channels still go: {message.refusal}\n")
 
 
 def _named(language: str) -> str:
     return f"{Locale.parse(language).get_language_name('en')} ({language})"
+
+
+def _what_goes_out(rule: Rule, message: PlannedMessage, channel: Channel) -> str:
+    if channel is Channel.WHATSAPP:
+        return _whatsapp(message.whatsapp)
+    if channel is Channel.EMAIL:
+        return _email(rule, message)
+    return _cost(message)
+
+
+def _whatsapp(template: WhatsAppTemplate | None) -> str:
+    assert template is not None  # planned for every rule with WhatsApp among its channels
+    # As sent: the whitespace Meta refuses in a parameter is folded at send time.
+    parameters = ", ".join(
+        json.dumps(one_line(parameter), ensure_ascii=False) for parameter in template.parameters
+    )
+    return f"{template.name} ({template.language}) parameters: {parameters or 'none'}"
+
+
+def _email(rule: Rule, message: PlannedMessage) -> str:
+    address = first_email_address(message.email_text)
+    shown = mask_address(address) if address else "no usable email address in this document"
+    subject = json.dumps(message.email_subject, ensure_ascii=False)
+    return f"to {rule.recipient.describe_email()} ({shown}), subject {subject}"
 
 
 def _cost(message: PlannedMessage) -> str:
@@ -175,7 +211,7 @@ def _zone(name: str) -> ZoneInfo:
 
 
 COMMAND = Command(
-    help="validate a rules file and show each rule's SMS on sample documents (no broker)",
+    help="validate a rules file and show each rule's message on sample documents (no broker)",
     add_arguments=add_arguments,
     run=run,
 )

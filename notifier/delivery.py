@@ -1,26 +1,31 @@
-"""Claim, send, record: at most one SMS per notification key.
+"""Claim, send, record: at most one message per notification key, on one channel at a time.
 
 The ledger row is claimed before the provider is called, so two deliveries of the
 same business event (a redelivered record, a second instance, a restart) cannot both
 send. A process that dies between the claim and the answer leaves the row
-``sending``: it is reported as stuck and never re-sent automatically, because the
-provider may have sent it already (docs/notifier.md, "At most once").
+``sending``: it is reported as stuck and never re-sent automatically, on its channel or
+another, because the provider may have sent it already (docs/notifier.md, "At most once").
+
+A channel that refuses the message for good (:class:`SmsRejected`) hands it to the rule's
+next channel once, in the same call (:meth:`Ledger.fall_back`); one that stays unavailable
+does not: a timeout may have delivered it.
 """
 
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from notifier.channels import Channel
 from notifier.errors import SmsProviderUnavailable, SmsRejected
 from notifier.ledger import Ledger, LedgerEntry, Notification
+from notifier.masking import mask_address
 from notifier.metrics import NotifierMetrics, default_notifier_metrics
-from notifier.sms import Sms, SmsSender
+from notifier.outbound import ChannelSender
 from shared.backoff import backoff_delay
-from shared.logs import mask_phone
 
 log = logging.getLogger(__name__)
 
@@ -43,12 +48,13 @@ class Outcome(StrEnum):
 
 
 class Delivery:
-    """Sends notifications through ``sender``, keeping ``ledger`` the record of each."""
+    """Sends notifications through the sender of each one's channel, keeping ``ledger``
+    the record of each."""
 
     def __init__(
         self,
         ledger: Ledger,
-        sender: SmsSender,
+        senders: Mapping[Channel, ChannelSender],
         policy: SendPolicy = SendPolicy(),
         *,
         sleep: Callable[[float], object] = time.sleep,
@@ -56,7 +62,7 @@ class Delivery:
         metrics: NotifierMetrics | None = None,
     ) -> None:
         self._ledger = ledger
-        self._sender = sender
+        self._senders = senders
         self._policy = policy
         self._sleep = sleep
         self._jitter = jitter
@@ -66,85 +72,112 @@ class Delivery:
         """Send now, or hold until ``held_until``; nothing if the key was claimed before."""
         if not self._ledger.claim(notification, held_until=held_until):
             log.info("duplicate suppressed", extra=_context(notification))
-            return self._counted(Outcome.DUPLICATE)
+            return self._counted(notification, Outcome.DUPLICATE)
         if held_until is not None:
-            log.info("sms held", extra={**_context(notification), "until": held_until.isoformat()})
-            return self._counted(Outcome.HELD)
-        return self._counted(self._send_claimed(notification, attempts_before=0))
+            log.info(
+                f"{notification.channel} held",
+                extra={**_context(notification), "until": held_until.isoformat()},
+            )
+            return self._counted(notification, Outcome.HELD)
+        return self._send_claimed(notification, attempts_before=0)
 
     def skip(self, notification: Notification, reason: str) -> Outcome:
-        """Record a message that must not go out (e.g. the number opted out)."""
+        """Record a message that must not go out (e.g. the customer opted out)."""
         if not self._ledger.skip(notification, reason):
             log.info("duplicate suppressed", extra=_context(notification))
-            return self._counted(Outcome.DUPLICATE)
-        log.info("sms skipped", extra={**_context(notification), "reason": reason})
-        return self._counted(Outcome.SKIPPED)
+            return self._counted(notification, Outcome.DUPLICATE)
+        log.info(
+            f"{notification.channel} skipped", extra={**_context(notification), "reason": reason}
+        )
+        return self._counted(notification, Outcome.SKIPPED)
 
     def refuse(self, notification: Notification, reason: str) -> Outcome:
         """Record, and never send, a message that carriers would not deliver as it is (its
         text was fixed when planned, so no later attempt could fare better)."""
         if not self._ledger.refuse(notification, reason):
             log.info("duplicate suppressed", extra=_context(notification))
-            return self._counted(Outcome.DUPLICATE)
-        log.warning("sms refused", extra={**_context(notification), "reason": reason})
-        return self._counted(Outcome.REFUSED)
+            return self._counted(notification, Outcome.DUPLICATE)
+        log.warning(
+            f"{notification.channel} refused", extra={**_context(notification), "reason": reason}
+        )
+        return self._counted(notification, Outcome.REFUSED)
 
     def send_released(self, entry: LedgerEntry) -> Outcome:
         """Send a held row that :meth:`Ledger.claim_due` moved to ``sending``."""
-        return self._counted(self._send_claimed(entry.notification, attempts_before=entry.attempts))
+        return self._send_claimed(entry.notification, attempts_before=entry.attempts)
 
-    def _counted(self, outcome: Outcome) -> Outcome:
+    def _counted(self, notification: Notification, outcome: Outcome) -> Outcome:
         status = "duplicate_suppressed" if outcome is Outcome.DUPLICATE else outcome.value
-        self._metrics.sms.labels(status).inc()
+        self._metrics.count(notification.channel, status)
         return outcome
 
     def _send_claimed(self, notification: Notification, *, attempts_before: int) -> Outcome:
-        sms = Sms(
-            to=notification.phone,
-            text=notification.text,
-            idempotency_key=notification.key,
-            sender=notification.sender,
-            dlt_template_id=notification.dlt_template_id,
-        )
         key = notification.key
+        channel = notification.channel
         attempt = 0
         while True:
             attempt += 1
             attempts = attempts_before + attempt
             try:
-                provider_id = self._send_once(sms)
+                provider_id = self._send_once(notification)
             except SmsRejected as error:
-                self._ledger.mark_failed(key, error=str(error), attempts=attempts)
-                log.warning("sms rejected", extra={**_context(notification), "reason": str(error)})
-                return Outcome.FAILED
+                return self._rejected(notification, error, attempts=attempts)
             except SmsProviderUnavailable as error:
                 if attempt >= self._policy.attempts:
                     self._ledger.mark_failed(key, error=str(error), attempts=attempts)
                     log.error(
-                        "sms failed: provider unavailable, attempts spent",
+                        f"{channel} failed: provider unavailable, attempts spent",
                         extra={
                             **_context(notification),
                             "attempts": attempts,
                             "reason": str(error),
                         },
                     )
-                    return Outcome.FAILED
+                    return self._counted(notification, Outcome.FAILED)
                 self._ledger.record_attempt(key, attempts=attempts, error=str(error))
                 self._sleep(self._delay(attempt, error))
                 continue
             self._ledger.mark_sent(key, provider_message_id=provider_id, attempts=attempts)
             log.info(
-                "sms sent",
+                f"{channel} sent",
                 extra={**_context(notification), "attempts": attempts, "provider_id": provider_id},
             )
-            return Outcome.SENT
+            return self._counted(notification, Outcome.SENT)
 
-    def _send_once(self, sms: Sms) -> str | None:
-        """One call to the provider, timed by its result."""
+    def _rejected(
+        self, notification: Notification, error: SmsRejected, *, attempts: int
+    ) -> Outcome:
+        """The channel refused it for good: on to the rule's next channel, with a budget of
+        its own, unless the message fell back once already or has no next channel."""
+        moved = self._ledger.fall_back(
+            notification.key, from_channel=notification.channel, reason=str(error)
+        )
+        if moved is None:
+            self._ledger.mark_failed(notification.key, error=str(error), attempts=attempts)
+            log.warning(
+                f"{notification.channel} rejected",
+                extra={**_context(notification), "reason": str(error)},
+            )
+            return self._counted(notification, Outcome.FAILED)
+        following = moved.notification
+        log.warning(
+            "fell back",
+            extra={**_context(notification), "to_channel": following.channel, "reason": str(error)},
+        )
+        self._metrics.fell_back(notification.channel, following.channel)
+        return self._send_claimed(following, attempts_before=0)
+
+    def _send_once(self, notification: Notification) -> str | None:
+        """One call to the channel's provider, timed by its result."""
+        sender = self._senders.get(notification.channel)
+        if sender is None:
+            # A rule, or a row held since an earlier start, names a channel this instance
+            # was started without: as final as a provider's refusal.
+            raise SmsRejected(f"the notifier has no {notification.channel} channel set up")
         started = time.monotonic()
         result = "ok"
         try:
-            return self._sender.send(sms)
+            return sender.send(notification)
         except SmsRejected:
             result = "rejected"
             raise
@@ -171,6 +204,7 @@ def _context(notification: Notification) -> dict[str, str]:
         "document_id": notification.document_id,
         "rule": notification.rule,
         "state": notification.state,
-        "to": mask_phone(notification.phone),
+        "channel": notification.channel,
+        "to": mask_address(notification.address),
         "key": notification.key,
     }

@@ -1,11 +1,12 @@
 """Providers' delivery reports on messages they accepted, recorded in the delivery ledger.
 
 Each provider has its own words for a message's stage (one small interpretation per
-provider: Twilio here, MSG91 in notifier/msg91.py, Exotel in notifier/exotel.py); all of
-them end in :func:`record_report`, the one place that records. Providers post a report per
-change, not necessarily in order and possibly more than once; the ledger keeps the latest
-stage (see :meth:`DeliveryStatus.supersedes`). Checking a report came from the provider is
-the HTTP endpoint's job (notifier/http_app.py).
+provider: Twilio here, MSG91 in notifier/msg91.py, Exotel in notifier/exotel.py, WhatsApp
+in notifier/whatsapp_statuses.py); all of them end in :func:`record_report`, the one
+place that records. Providers post a report per change, not necessarily in order and
+possibly more than once; the ledger keeps the latest stage (see
+:meth:`DeliveryStatus.supersedes`). Checking a report came from the provider is the HTTP
+endpoint's job (notifier/http_app.py, notifier/whatsapp_webhook.py).
 """
 
 import logging
@@ -51,10 +52,7 @@ def record_report(ledger: Ledger, report: DeliveryReport) -> DeliveryUpdate | No
     if report.status is None:
         log.warning(f"{name} status report ignored: unknown status", extra=context)
         return None
-    error = None
-    if report.status is DeliveryStatus.UNDELIVERED:
-        detail = f" ({report.detail})" if report.detail else ""
-        error = f"{report.provider} reported {report.provider_status}{detail}"
+    error = failure(report) if report.status is DeliveryStatus.UNDELIVERED else None
     update = ledger.record_delivery(report.message_id, report.status, error=error)
     if update is DeliveryUpdate.UNKNOWN_MESSAGE:
         # Another ledger's message, or one a send recorded no id for: nothing to update,
@@ -63,6 +61,13 @@ def record_report(ledger: Ledger, report: DeliveryReport) -> DeliveryUpdate | No
     else:
         log.info(f"{name} status report {update.value}", extra=context)
     return update
+
+
+def failure(report: DeliveryReport) -> str:
+    """Why the message was not delivered, in the provider's words: ``Twilio reported
+    undelivered (Twilio error 30003)``."""
+    detail = f" ({report.detail})" if report.detail else ""
+    return f"{report.provider} reported {report.provider_status}{detail}"
 
 
 @dataclass(frozen=True)

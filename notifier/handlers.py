@@ -1,4 +1,4 @@
-"""The notifier's logic: one enriched document in, the SMS its rules ask for delivered."""
+"""The notifier's logic: one enriched document in, the messages its rules ask for delivered."""
 
 import logging
 from collections.abc import Mapping
@@ -6,8 +6,11 @@ from typing import Any
 
 from cloudevents.core.v1.event import CloudEvent
 
+from notifier.addresses import first_email_address
+from notifier.channels import Channel
 from notifier.delivery import Delivery
 from notifier.ledger import Clock, Notification, utc_now
+from notifier.masking import mask_address
 from notifier.metrics import NotifierMetrics, default_notifier_metrics
 from notifier.opt_outs import OptOutPolicy
 from notifier.phones import first_mobile_number
@@ -22,20 +25,21 @@ from shared.events import (
     event_data,
     from_record,
 )
-from shared.logs import event_context, mask_phone
+from shared.logs import event_context
 from shared.settling import Handled, RecordHandler
 
 log = logging.getLogger(__name__)
 
 
 class NotifyHandler:
-    """Delivers one SMS per rule that matches the event's document, in rule order.
+    """Delivers one message per rule that matches the event's document, in rule order, on
+    the first of the rule's channels the recipient has an address for.
 
     Every message is planned before the first is delivered, so a document that cannot
     satisfy one of its rules sends nothing. Each goes through the ledger
     (:class:`Delivery`), so the same business event delivered again, by a redelivered
     record, a retry of this event or another instance, is suppressed there. A message
-    to a number that opted out is recorded as skipped instead.
+    to someone who opted out is recorded as skipped instead.
     """
 
     def __init__(
@@ -100,7 +104,8 @@ class NotifyHandler:
             if (notification := self._notification(message, document))
         ]
         for message, notification in outgoing:
-            if message.refusal:
+            # A refused SMS text stays among the channels only when no other one is left.
+            if message.refusal and Channel.SMS in notification.channels:
                 self._delivery.refuse(notification, message.refusal)
                 continue
             opted_out = self._opt_outs.reason(notification, document)
@@ -115,30 +120,61 @@ class NotifyHandler:
     def _notification(
         self, message: PlannedMessage, document: Mapping[str, Any]
     ) -> Notification | None:
-        """The planned message as a notification, or ``None`` (logged) without a usable phone."""
-        to = first_mobile_number(message.phone_text, self._region)
-        if to is None:
-            reason = (
-                "no phone" if not (message.phone_text or "").strip() else "no valid mobile number"
-            )
-            log.warning(
-                "sms skipped",
+        """The planned message as a notification on the channels it can use, or ``None``
+        (logged) when the recipient has an address for none of them."""
+        phone = first_mobile_number(message.phone_text, self._region)
+        email = first_email_address(message.email_text)
+        usable = tuple(
+            channel for channel in message.channels if (phone if channel.needs_phone else email)
+        )
+        if message.refusal and Channel.SMS in usable and len(usable) > 1:
+            usable = tuple(channel for channel in usable if channel is not Channel.SMS)
+            log.info(
+                "sms left out: its text is refused",
                 extra={
-                    "reason": reason,
                     "document_id": document["id"],
                     "rule": message.rule,
-                    "phone": mask_phone(message.phone_text or ""),
+                    "reason": message.refusal,
+                    "channels": ", ".join(usable),
                 },
             )
-            self._metrics.sms.labels("skipped").inc()
+        if not usable:
+            channel = message.channels[0]
+            log.warning(
+                f"{channel} skipped",
+                extra={
+                    "reason": _no_address(message),
+                    "document_id": document["id"],
+                    "rule": message.rule,
+                    "phone": mask_address(message.phone_text or ""),
+                },
+            )
+            self._metrics.count(channel, "skipped")
             return None
         return Notification(
             key=idempotency_key(document["id"], message.rule, message.state),
             document_id=document["id"],
             rule=message.rule,
             state=message.state,
-            phone=to,
+            phone=phone,
             text=message.text,
             sender=message.sender,
             dlt_template_id=message.dlt_template_id,
+            channels=usable,
+            channel=usable[0],
+            email=email,
+            email_subject=message.email_subject,
+            whatsapp=message.whatsapp,
         )
+
+
+def _no_address(message: PlannedMessage) -> str:
+    """Why none of the message's channels has an address, e.g. "no valid mobile number"."""
+    reasons = []
+    if any(channel.needs_phone for channel in message.channels):
+        written = (message.phone_text or "").strip()
+        reasons.append("no valid mobile number" if written else "no phone")
+    if Channel.EMAIL in message.channels:
+        written = (message.email_text or "").strip()
+        reasons.append("no valid email address" if written else "no email address")
+    return "; ".join(reasons)

@@ -25,7 +25,7 @@ from notifier.delivery_reports import (
 )
 from notifier.errors import LedgerUnavailable
 from notifier.ledger import Ledger
-from shared.http_errors import json_http_error
+from shared.http_errors import json_error, json_http_error
 
 log = logging.getLogger(__name__)
 
@@ -64,16 +64,16 @@ def twilio_status_app(
                 "twilio status report refused: bad signature",
                 extra={"signature": "missing" if not signature else "invalid"},
             )
-            return _error(403, "invalid_signature", f"{SIGNATURE_HEADER} missing or invalid")
+            return json_error(403, "invalid_signature", f"{SIGNATURE_HEADER} missing or invalid")
         sid, status = request.form.get("MessageSid"), request.form.get("MessageStatus")
         if not sid or not status:
-            return _error(400, "invalid_report", "MessageSid and MessageStatus are required")
+            return json_error(400, "invalid_report", "MessageSid and MessageStatus are required")
         report = StatusReport(sid, status, request.form.get("ErrorCode") or None)
         try:
             update = handler.handle(report)
         except LedgerUnavailable as error:
             log.error("twilio status report not recorded", extra={"reason": str(error)})
-            return _error(503, "ledger_unavailable", "the delivery ledger did not answer")
+            return json_error(503, "ledger_unavailable", "the delivery ledger did not answer")
         return {"outcome": update.value if update else "ignored"}
 
     app.register_error_handler(HTTPException, json_http_error)
@@ -107,20 +107,16 @@ def token_report_app(provider: str, parse: ReportParser, ledger: Ledger, token: 
                 f"{provider} status report refused: bad token",
                 extra={"token": "missing" if not given else "invalid"},
             )
-            return _error(403, "invalid_token", "the report URL's token is missing or invalid")
+            return json_error(403, "invalid_token", "the report URL's token is missing or invalid")
         reports = parse(request)
         if reports is None:
-            return _error(400, "invalid_report", f"not a {provider} delivery report")
+            return json_error(400, "invalid_report", f"not a {provider} delivery report")
         try:
             updates = [record_report(ledger, report) for report in reports]
         except LedgerUnavailable as error:
             log.error(f"{provider} status report not recorded", extra={"reason": str(error)})
-            return _error(503, "ledger_unavailable", "the delivery ledger did not answer")
+            return json_error(503, "ledger_unavailable", "the delivery ledger did not answer")
         return {"outcomes": [update.value if update else "ignored" for update in updates]}
 
     app.register_error_handler(HTTPException, json_http_error)
     return app
-
-
-def _error(status: int, code: str, message: str) -> tuple[dict[str, str], int]:
-    return {"error": code, "message": message}, status

@@ -2,56 +2,35 @@
 
 A notification is one business event: a document entering the state a rule names.
 Its key is unique in the database, so only one claim of it can ever succeed, across
-restarts and across notifier instances sharing the database. See docs/notifier.md.
+restarts and across notifier instances sharing the database. A message that fails for
+good on its channel moves to its rule's next one, once (:meth:`Ledger.fall_back`).
+See docs/notifier.md. The queries are notifier/ledger_queries.py's, the row's fields
+notifier/ledger_rows.py's; this module names them all.
 """
 
-from collections.abc import Callable
-from contextlib import AbstractContextManager
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, func, insert, or_, select, update
+from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from notifier.ledger_schema import DeliveryStatus, Status, notifications, transaction
+from notifier.channels import Channel
+from notifier.ledger_queries import Clock, LedgerQuery, LedgerReads, utc_now
+from notifier.ledger_rows import LedgerEntry, Notification, entry_of, row_values
+from notifier.ledger_schema import DeliveryStatus, Status, notifications
 
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-@dataclass(frozen=True)
-class Notification:
-    """What one business event sends: everything needed to send it again later."""
-
-    key: str
-    document_id: str
-    rule: str
-    state: str
-    phone: str
-    """E.164; stored whole (it is needed to send), masked in every output."""
-    text: str
-    sender: str | None = None
-    dlt_template_id: str | None = None
-    """The registered DLT content template ``text`` matches (Indian carriers need it)."""
-
-
-@dataclass(frozen=True)
-class LedgerEntry:
-    notification: Notification
-    status: Status
-    provider_message_id: str | None
-    attempts: int
-    last_error: str | None
-    due_at: datetime | None
-    created_at: datetime
-    updated_at: datetime
-    delivery_status: DeliveryStatus | None = None
-    """The provider's last report on the message; None until it sends one."""
+__all__ = [
+    "RESOLVABLE",
+    "Clock",
+    "DeliveryUpdate",
+    "Ledger",
+    "LedgerEntry",
+    "LedgerQuery",
+    "Notification",
+    "Resolution",
+    "utc_now",
+]
 
 
 class DeliveryUpdate(StrEnum):
@@ -61,21 +40,7 @@ class DeliveryUpdate(StrEnum):
     STALE = "stale"
     """The row has this status or a later one already (reports arrive out of order)."""
     UNKNOWN_MESSAGE = "unknown_message"
-    """No row has that provider message id."""
-
-
-@dataclass(frozen=True)
-class LedgerQuery:
-    """Filters of :meth:`Ledger.entries`; unset ones do not filter."""
-
-    document_id: str | None = None
-    phone: str | None = None
-    status: Status | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-    """Creation time, ``since`` inclusive, ``until`` exclusive."""
-    untouched_since: datetime | None = None
-    """Only rows not updated after this moment."""
+    """No row has (or had, before it fell back to another channel) that message id."""
 
 
 class Resolution(StrEnum):
@@ -96,12 +61,8 @@ RESOLVABLE = {
 }
 
 
-class Ledger:
+class Ledger(LedgerReads):
     """The ledger's operations; each is one short transaction."""
-
-    def __init__(self, engine: Engine, clock: Clock = utc_now) -> None:
-        self._engine = engine
-        self._clock = clock
 
     def claim(self, notification: Notification, *, held_until: datetime | None = None) -> bool:
         """Insert the row as ``sending`` (``held`` when ``held_until`` is given).
@@ -157,10 +118,82 @@ class Ledger:
             )
             if result.rowcount:
                 return DeliveryUpdate.RECORDED
+            # A replaced id is a channel the message has left: whatever it reports is stale.
             known = connection.scalar(
-                select(func.count()).where(columns.provider_message_id == provider_message_id)
+                select(func.count()).where(
+                    or_(
+                        columns.provider_message_id == provider_message_id,
+                        columns.replaced_message_id == provider_message_id,
+                    )
+                )
             )
         return DeliveryUpdate.STALE if known else DeliveryUpdate.UNKNOWN_MESSAGE
+
+    def fall_back(
+        self,
+        key: str,
+        *,
+        from_channel: Channel,
+        provider_message_id: str | None = None,
+        reason: str,
+        due_at: datetime | None = None,
+    ) -> LedgerEntry | None:
+        """Move the row from ``from_channel``, which failed for good, to its next channel:
+        ``sending`` for the caller to send now, or ``held`` until ``due_at`` for the releaser.
+
+        Without ``provider_message_id`` the caller is sending the row (a refusal at send);
+        with it, the provider reported that message failed after accepting it. The move is
+        one conditional update, so of callers racing (two instances, a report posted twice,
+        or again after a restart) one wins, and a row falls back once in its life. The
+        moved row for the winner; None for anyone else, or when there is no next channel.
+        """
+        entry = self.entry(key)
+        # The rule's channels never change after the claim, so the next one is read first.
+        target = entry.notification.channel_after(from_channel) if entry else None
+        if target is None:
+            return None
+        columns = notifications.c
+        if provider_message_id is None:
+            still = columns.status == Status.SENDING
+        else:
+            still = and_(
+                columns.status == Status.SENT,
+                columns.provider_message_id == provider_message_id,
+                # Only while an undelivered report could still be recorded: a message the
+                # provider delivered never goes out a second time.
+                or_(
+                    columns.delivery_status.is_(None),
+                    columns.delivery_status.in_(DeliveryStatus.UNDELIVERED.supersedes()),
+                ),
+            )
+        with self._transaction() as connection:
+            result = connection.execute(
+                update(notifications)
+                .where(
+                    columns.key == key,
+                    func.coalesce(columns.channel, Channel.SMS.value) == from_channel,
+                    columns.fallback_from.is_(None),
+                    still,
+                )
+                .values(
+                    channel=target,
+                    fallback_from=from_channel,
+                    fallback_reason=reason,
+                    replaced_message_id=provider_message_id,
+                    provider_message_id=None,
+                    delivery_status=None,
+                    last_error=None,
+                    attempts=0,
+                    status=Status.HELD if due_at else Status.SENDING,
+                    due_at=due_at,
+                    updated_at=self._clock(),
+                )
+            )
+            if result.rowcount != 1:
+                return None
+            return entry_of(
+                connection.execute(select(notifications).where(columns.key == key)).one()
+            )
 
     def claim_due(self, *, limit: int = 100) -> list[LedgerEntry]:
         """Held rows whose time has come, each moved to ``sending`` by this call alone."""
@@ -181,67 +214,10 @@ class Ledger:
             return self._move(key, RESOLVABLE[resolution], Status.HELD, due_at=self._clock())
         return self._move(key, RESOLVABLE[resolution], Status(resolution.value))
 
-    def entry(self, key: str) -> LedgerEntry | None:
-        with self._transaction() as connection:
-            row = connection.execute(
-                select(notifications).where(notifications.c.key == key)
-            ).one_or_none()
-        return _entry(row) if row is not None else None
-
-    def entries(self, query: LedgerQuery = LedgerQuery()) -> list[LedgerEntry]:
-        """Matching rows, oldest first."""
-        columns = notifications.c
-        statement = select(notifications).order_by(columns.created_at, columns.key)
-        filters: list[Any] = [
-            columns.document_id == query.document_id if query.document_id else None,
-            columns.phone == query.phone if query.phone else None,
-            columns.status == query.status if query.status else None,
-            columns.created_at >= query.since if query.since else None,
-            columns.created_at < query.until if query.until else None,
-            columns.updated_at <= query.untouched_since if query.untouched_since else None,
-        ]
-        statement = statement.where(*(condition for condition in filters if condition is not None))
-        with self._transaction() as connection:
-            return [_entry(row) for row in connection.execute(statement)]
-
-    def counts_by_status(self, since: datetime) -> dict[Status, int]:
-        """How many rows created at or after ``since`` are in each status now."""
-        columns = notifications.c
-        statement = (
-            select(columns.status, func.count())
-            .where(columns.created_at >= since)
-            .group_by(columns.status)
-        )
-        with self._transaction() as connection:
-            return {Status(status): count for status, count in connection.execute(statement)}
-
-    def keys_starting_with(self, prefix: str) -> list[str]:
-        with self._transaction() as connection:
-            return list(
-                connection.scalars(
-                    select(notifications.c.key)
-                    .where(notifications.c.key.startswith(prefix, autoescape=True))
-                    .limit(2)
-                )
-            )
-
-    def stuck(self, older_than_s: float, query: LedgerQuery = LedgerQuery()) -> list[LedgerEntry]:
-        """Rows (of ``query``) left ``sending`` longer than any send takes: their sender
-        died mid-send."""
-        cutoff = datetime.fromtimestamp(self._clock().timestamp() - older_than_s, UTC)
-        return self.entries(replace(query, status=Status.SENDING, untouched_since=cutoff))
-
     def _insert(self, notification: Notification, **values: Any) -> bool:
         now = self._clock()
         row = {
-            "key": notification.key,
-            "document_id": notification.document_id,
-            "rule": notification.rule,
-            "state": notification.state,
-            "phone": notification.phone,
-            "text": notification.text,
-            "sender": notification.sender,
-            "dlt_template_id": notification.dlt_template_id,
+            **row_values(notification),
             "attempts": 0,
             "created_at": now,
             "updated_at": now,
@@ -273,29 +249,3 @@ class Ledger:
                 .values(status=target, updated_at=self._clock(), **values)
             )
         return result.rowcount == 1
-
-    def _transaction(self) -> AbstractContextManager[Connection]:
-        return transaction(self._engine)
-
-
-def _entry(row: Row[Any]) -> LedgerEntry:
-    return LedgerEntry(
-        notification=Notification(
-            key=row.key,
-            document_id=row.document_id,
-            rule=row.rule,
-            state=row.state,
-            phone=row.phone,
-            text=row.text,
-            sender=row.sender,
-            dlt_template_id=row.dlt_template_id,
-        ),
-        status=Status(row.status),
-        provider_message_id=row.provider_message_id,
-        attempts=row.attempts,
-        last_error=row.last_error,
-        due_at=row.due_at,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        delivery_status=DeliveryStatus(row.delivery_status) if row.delivery_status else None,
-    )

@@ -1,7 +1,7 @@
 """``python -m notifier ledger`` lists notifications; ``... resolve`` settles a stuck one.
 
 Both read NOTIFIER_DATABASE_URL (and NOTIFIER_STUCK_AFTER_S) like the service. Phones
-are masked in every output.
+and email addresses are masked in every output.
 """
 
 import argparse
@@ -14,15 +14,16 @@ from notifier.command import Command
 from notifier.errors import LedgerUnavailable
 from notifier.ledger import Ledger, LedgerEntry, LedgerQuery, Resolution
 from notifier.ledger_schema import Status
+from notifier.masking import mask_address
 from notifier.settings import LedgerSettings
 from notifier.wiring import open_database
-from shared.logs import mask_phone
 from shared.settings import load_settings_or_exit
 
 KEY_SHOWN = 12
 """Characters of the key in the table; ``resolve`` accepts any unique prefix."""
 COLUMNS = (
-    "created", "key", "status", "document", "rule", "state", "phone", "tries", "delivery", "detail"
+    "created", "key", "status", "channel", "document", "rule", "state", "to", "tries",
+    "delivery", "detail",
 )  # fmt: skip
 
 
@@ -77,19 +78,34 @@ def list_notifications(arguments: argparse.Namespace) -> int:
 
 def _as_json(entry: LedgerEntry) -> dict[str, Any]:
     notification = entry.notification
+    whatsapp = notification.whatsapp
     return {
         "key": notification.key,
         "document_id": notification.document_id,
         "rule": notification.rule,
         "state": notification.state,
-        "phone": mask_phone(notification.phone),
+        "channel": notification.channel.value,
+        "channels": [channel.value for channel in notification.channels],
+        "phone": mask_address(notification.phone) if notification.phone else None,
+        "email": mask_address(notification.email) if notification.email else None,
         "sender": notification.sender,
         "text": notification.text,
+        "email_subject": notification.email_subject,
+        "whatsapp": {
+            "template": whatsapp.name,
+            "language": whatsapp.language,
+            "parameters": list(whatsapp.parameters),
+        }
+        if whatsapp
+        else None,
         "status": entry.status.value,
         "delivery_status": entry.delivery_status.value if entry.delivery_status else None,
         "provider_message_id": entry.provider_message_id,
         "attempts": entry.attempts,
         "last_error": entry.last_error,
+        "fallback_from": entry.fallback_from.value if entry.fallback_from else None,
+        "fallback_reason": entry.fallback_reason,
+        "replaced_message_id": entry.replaced_message_id,
         "due_at": entry.due_at.isoformat() if entry.due_at else None,
         "created_at": entry.created_at.isoformat(),
         "updated_at": entry.updated_at.isoformat(),
@@ -99,20 +115,26 @@ def _as_json(entry: LedgerEntry) -> dict[str, Any]:
 def _as_row(entry: LedgerEntry) -> tuple[str, ...]:
     notification = entry.notification
     if entry.status is Status.HELD and entry.due_at:
-        detail = f"due {entry.due_at:%Y-%m-%d %H:%M}Z"
+        state = f"due {entry.due_at:%Y-%m-%d %H:%M}Z"
     else:
-        detail = entry.last_error or entry.provider_message_id or ""
+        state = entry.last_error or entry.provider_message_id or ""
+    fallback = (
+        f"{entry.fallback_from} → {notification.channel}: {entry.fallback_reason}"
+        if entry.fallback_from
+        else ""
+    )
     return (
         f"{entry.created_at:%Y-%m-%d %H:%M:%S}Z",
         notification.key[:KEY_SHOWN],
         entry.status.value,
+        notification.channel.value,
         notification.document_id,
         notification.rule,
         notification.state,
-        mask_phone(notification.phone),
+        mask_address(notification.address),
         str(entry.attempts),
         entry.delivery_status.value if entry.delivery_status else "-",
-        detail,
+        "; ".join(part for part in (fallback, state) if part),
     )
 
 

@@ -42,17 +42,18 @@ class Status(StrEnum):
     SENT = "sent"
     FAILED = "failed"
     HELD = "held"
-    """Waiting for ``due_at`` (quiet hours, or released by an operator for re-send)."""
+    """Waiting for ``due_at``: quiet hours, released by an operator for re-send, or moved
+    to its next channel by a provider's status."""
     SKIPPED = "skipped"
-    """Not sent on purpose (the number opted out); ``last_error`` says why."""
+    """Not sent on purpose (the customer opted out); ``last_error`` says why."""
     REFUSED = "refused"
     """Not sent because the carriers would not deliver it (a DLT variable longer than TRAI
     allows) or it is longer than its rule allows; ``last_error`` says which."""
 
 
 class DeliveryStatus(StrEnum):
-    """What the provider last reported about a message it accepted (Twilio's status
-    callbacks): beside :class:`Status`, which says what the notifier did."""
+    """What the provider last reported about a message it accepted (SMS providers' and
+    WhatsApp's status reports): beside :class:`Status`, which says what the notifier did."""
 
     QUEUED = "queued"
     SENDING = "sending"
@@ -61,11 +62,17 @@ class DeliveryStatus(StrEnum):
     DELIVERED = "delivered"
     UNDELIVERED = "undelivered"
     """The carrier could not deliver it, or the provider gave up (Twilio's ``failed``)."""
+    READ = "read"
+    """Opened by the recipient (WhatsApp, for users with read receipts on)."""
 
     def supersedes(self) -> tuple["DeliveryStatus", ...]:
-        """The statuses this one may replace: reports arrive out of order, and a final one
-        (delivered, undelivered) is never replaced."""
-        return tuple(status for status in DeliveryStatus if _STAGE[status] < _STAGE[self])
+        """The statuses this one may replace: reports arrive out of order, undelivered is
+        never replaced, and delivered only by read."""
+        return tuple(
+            status
+            for status in DeliveryStatus
+            if _STAGE[status] < _STAGE[self] and status is not DeliveryStatus.UNDELIVERED
+        )
 
 
 _STAGE = {
@@ -74,6 +81,7 @@ _STAGE = {
     DeliveryStatus.SENT: 2,
     DeliveryStatus.DELIVERED: 3,
     DeliveryStatus.UNDELIVERED: 3,
+    DeliveryStatus.READ: 4,
 }
 
 
@@ -126,9 +134,33 @@ notifications = Table(
     Column("delivery_status", String(16)),
     # The DLT content template the text was registered as, for Indian carriers.
     Column("dlt_template_id", Text),
+    # The channel it is (being) sent on; NULL in rows of versions that knew only SMS.
+    Column("channel", String(16)),
+    # The channels it may use, in the rule's order, comma-separated; NULL: sms only.
+    Column("channels", Text),
+    Column("email", String(254)),
+    Column("email_subject", Text),
+    # The WhatsApp template with its rendered parameters, as JSON.
+    Column("whatsapp", Text),
+    # Set once, when the message moved to its next channel: never a second time.
+    Column("fallback_from", String(16)),
+    Column("fallback_reason", Text),
+    # The first channel's message id, so that its late reports are recognised as stale.
+    Column("replaced_message_id", Text, index=True),
 )
 
-ADDED_COLUMNS = (notifications.c.delivery_status, notifications.c.dlt_template_id)
+ADDED_COLUMNS = (
+    notifications.c.delivery_status,
+    notifications.c.dlt_template_id,
+    notifications.c.channel,
+    notifications.c.channels,
+    notifications.c.email,
+    notifications.c.email_subject,
+    notifications.c.whatsapp,
+    notifications.c.fallback_from,
+    notifications.c.fallback_reason,
+    notifications.c.replaced_message_id,
+)
 """Columns added after the table was first released. ``create_all`` creates missing tables
 only, so :func:`open_engine` adds these to a ledger an earlier version created."""
 
@@ -137,6 +169,15 @@ opt_outs = Table(
     "opt_outs",
     metadata,
     Column("phone", String(32), primary_key=True),
+    Column("note", Text),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+email_opt_outs = Table(
+    "email_opt_outs",
+    metadata,
+    # Normalised as notifier.addresses reads addresses, so one address has one row.
+    Column("email", String(254), primary_key=True),
     Column("note", Text),
     Column("created_at", UtcDateTime, nullable=False),
 )

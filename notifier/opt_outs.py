@@ -1,9 +1,11 @@
-"""Who asked not to get SMS: the opt-out list and the counterparty's attribute in Kladana.
+"""Who asked not to be messaged: the opt-out list and the counterparty's attribute in Kladana.
 
-The list (managed by ``python -m notifier optout``) holds E.164 numbers and stops every
-message to them, whatever the rule. The counterparty attribute (NOTIFIER_OPT_OUT_ATTRIBUTE,
-a flag or a yes/no field on the counterparty in Kladana) stops messages to that
-counterparty's own number; a staff alert to a fixed number still goes out.
+An opted-out customer gets nothing on any channel. The list (managed by ``python -m
+notifier optout``) holds E.164 numbers and email addresses and stops every message to a
+notification whose phone or email is on it, whatever the rule and the channel. The
+counterparty attribute (NOTIFIER_OPT_OUT_ATTRIBUTE, a flag or a yes/no field on the
+counterparty in Kladana) stops messages to that counterparty's own number or address; a
+staff alert to a fixed number still goes out.
 """
 
 from collections.abc import Mapping
@@ -11,12 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy import Column, Engine, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from notifier.addresses import first_email_address
 from notifier.fields import attribute
 from notifier.ledger import Clock, Notification, utc_now
-from notifier.ledger_schema import opt_outs, transaction
+from notifier.ledger_schema import email_opt_outs, opt_outs, transaction
 from notifier.phones import first_mobile_number
 
 AFFIRMATIVE = frozenset({"yes", "y", "true", "1", "on", "да"})
@@ -25,43 +28,72 @@ AFFIRMATIVE = frozenset({"yes", "y", "true", "1", "on", "да"})
 
 @dataclass(frozen=True)
 class OptOut:
-    phone: str
+    address: str
+    """An E.164 number or a normalised email address."""
     note: str | None
     created_at: datetime
 
 
+def is_email(address: str) -> bool:
+    """An email address rather than a number (an E.164 number has no ``@``)."""
+    return "@" in address
+
+
 class OptOutList:
-    """The numbers that opted out, in the ledger's database."""
+    """The numbers and addresses that opted out, in the ledger's database. Addresses are
+    taken as the service reads them: E.164 numbers, normalised email addresses (compared
+    in lower case)."""
 
     def __init__(self, engine: Engine, clock: Clock = utc_now) -> None:
         self._engine = engine
         self._clock = clock
 
-    def add(self, phone: str, note: str | None = None) -> bool:
-        """False when the number is on the list already."""
-        row = {"phone": phone, "note": note, "created_at": self._clock()}
+    def add(self, address: str, note: str | None = None) -> bool:
+        """False when the number or address is on the list already."""
+        column, address = _column(address), _comparable(address)
+        row = {column.name: address, "note": note, "created_at": self._clock()}
         try:
             with transaction(self._engine) as connection:
-                connection.execute(insert(opt_outs).values(row))
+                connection.execute(insert(column.table).values(row))
         except IntegrityError:
             return False
         return True
 
-    def remove(self, phone: str) -> bool:
-        """False when the number was not on the list."""
+    def remove(self, address: str) -> bool:
+        """False when the number or address was not on the list."""
+        column, address = _column(address), _comparable(address)
         with transaction(self._engine) as connection:
-            result = connection.execute(delete(opt_outs).where(opt_outs.c.phone == phone))
+            result = connection.execute(delete(column.table).where(column == address))
         return result.rowcount == 1
 
-    def contains(self, phone: str) -> bool:
+    def contains(self, address: str) -> bool:
+        column, address = _column(address), _comparable(address)
         with transaction(self._engine) as connection:
-            found = connection.scalar(select(opt_outs.c.phone).where(opt_outs.c.phone == phone))
+            found = connection.scalar(select(column).where(column == address))
         return found is not None
 
     def entries(self) -> list[OptOut]:
+        """Numbers, then addresses, each oldest first."""
         with transaction(self._engine) as connection:
-            rows = connection.execute(select(opt_outs).order_by(opt_outs.c.created_at))
-            return [OptOut(row.phone, row.note, row.created_at) for row in rows]
+            return [
+                OptOut(address, note, created_at)
+                for table in (opt_outs, email_opt_outs)
+                for address, note, created_at in connection.execute(
+                    select(table).order_by(table.c.created_at)
+                )
+            ]
+
+
+def _comparable(address: str) -> str:
+    """The address as the list keeps it: an email's mailbox in lower case too, which RFC
+    5321 lets a server tell apart but none does in practice; a list that stops messages
+    errs on the side of stopping them."""
+    return address.lower() if is_email(address) else address
+
+
+def _column(address: str) -> Column[Any]:
+    """The key column of the list's table for ``address``: numbers and emails apart."""
+    return email_opt_outs.c.email if is_email(address) else opt_outs.c.phone
 
 
 def says_opted_out(value: object) -> bool:
@@ -80,17 +112,22 @@ class OptOutPolicy:
         self._region = region
 
     def reason(self, notification: Notification, document: Mapping[str, Any]) -> str | None:
-        if self._list.contains(notification.phone):
+        phone, email = notification.phone, notification.email
+        if phone and self._list.contains(phone):
             return "opted out: the number is on the opt-out list"
+        if email and self._list.contains(email):
+            return "opted out: the email address is on the opt-out list"
         agent = document.get("agent")
         if not isinstance(agent, Mapping) or not says_opted_out(
             attribute(agent, self._attribute_name)
         ):
             return None
-        agent_phone = agent.get("phone")
-        own_number = first_mobile_number(
-            agent_phone if isinstance(agent_phone, str) else None, self._region
-        )
-        if own_number == notification.phone:
+        own_number = first_mobile_number(_text(agent.get("phone")), self._region)
+        own_address = first_email_address(_text(agent.get("email")))
+        if (phone and phone == own_number) or (email and email == own_address):
             return f"opted out: counterparty attribute {self._attribute_name!r}"
         return None
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None

@@ -1,31 +1,34 @@
-"""``python -m notifier optout add|remove|list``: the numbers that get no SMS.
+"""``python -m notifier optout add|remove|list``: the numbers and email addresses that get
+no message on any channel.
 
 Numbers are read as the service reads phones (DEFAULT_PHONE_REGION for those without a
-country code) and kept in E.164; listings mask them.
+country code) and kept in E.164; addresses are normalised as the service reads them
+(notifier/addresses.py). Listings mask both.
 """
 
 import argparse
 import json
 import sys
 
+from notifier.addresses import first_email_address
 from notifier.command import Command
 from notifier.errors import LedgerUnavailable
-from notifier.opt_outs import OptOutList
+from notifier.masking import mask_address
+from notifier.opt_outs import OptOutList, is_email
 from notifier.phones import first_mobile_number
 from notifier.settings import LedgerSettings
 from notifier.wiring import open_database
-from shared.logs import mask_phone
 from shared.settings import load_settings_or_exit
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    add = actions.add_parser("add", help="stop every SMS to a number")
-    add.add_argument("number", help="the phone number, e.g. +91 98765 43210")
+    add = actions.add_parser("add", help="stop every message to a number or email address")
+    add.add_argument("address", help="a phone number (+91 98765 43210) or an email address")
     add.add_argument("--note", help="why, e.g. 'replied STOP on 2026-06-10'")
-    remove = actions.add_parser("remove", help="let a number get SMS again")
-    remove.add_argument("number")
-    listing = actions.add_parser("list", help="the numbers on the list (masked)")
+    remove = actions.add_parser("remove", help="let a number or address get messages again")
+    remove.add_argument("address")
+    listing = actions.add_parser("list", help="the numbers and addresses on the list (masked)")
     listing.add_argument("--json", action="store_true", help="one JSON array instead of lines")
 
 
@@ -37,18 +40,29 @@ def run(arguments: argparse.Namespace) -> int:
             if arguments.action == "list":
                 _list(opt_outs, as_json=arguments.json)
                 return 0
-            phone = first_mobile_number(arguments.number, settings.default_phone_region)
-            if phone is None:
-                sys.exit(f"notifier optout: {arguments.number!r} is not a mobile number")
+            address = _address(arguments.address, settings.default_phone_region)
             if arguments.action == "add":
-                added = opt_outs.add(phone, arguments.note)
-                print(f"{mask_phone(phone)}: {'added' if added else 'already on the list'}")
+                added = opt_outs.add(address, arguments.note)
+                print(f"{mask_address(address)}: {'added' if added else 'already on the list'}")
             else:
-                removed = opt_outs.remove(phone)
-                print(f"{mask_phone(phone)}: {'removed' if removed else 'was not on the list'}")
+                removed = opt_outs.remove(address)
+                print(f"{mask_address(address)}: {'removed' if removed else 'was not on the list'}")
     except LedgerUnavailable as error:
         sys.exit(f"notifier optout: {error}")
     return 0
+
+
+def _address(text: str, region: str) -> str:
+    """The number or address as the list keeps it; exits naming a text that is neither."""
+    if is_email(text):
+        address = first_email_address(text)
+        if address is None:
+            sys.exit(f"notifier optout: {text!r} is not an email address")
+        return address
+    phone = first_mobile_number(text, region)
+    if phone is None:
+        sys.exit(f"notifier optout: {text!r} is not a mobile number")
+    return phone
 
 
 def _list(opt_outs: OptOutList, *, as_json: bool) -> None:
@@ -56,7 +70,8 @@ def _list(opt_outs: OptOutList, *, as_json: bool) -> None:
     if as_json:
         rows = [
             {
-                "phone": mask_phone(entry.phone),
+                "phone": None if is_email(entry.address) else mask_address(entry.address),
+                "email": mask_address(entry.address) if is_email(entry.address) else None,
                 "note": entry.note,
                 "created_at": entry.created_at.isoformat(),
             }
@@ -65,15 +80,17 @@ def _list(opt_outs: OptOutList, *, as_json: bool) -> None:
         print(json.dumps(rows, indent=2, ensure_ascii=False))
         return
     if not entries:
-        print("no numbers opted out")
+        print("no numbers or addresses opted out")
     for entry in entries:
         print(
-            f"{entry.created_at:%Y-%m-%d %H:%M:%S}Z  {mask_phone(entry.phone)}  {entry.note or ''}"
+            f"{entry.created_at:%Y-%m-%d %H:%M:%S}Z  {mask_address(entry.address)}  "
+            f"{entry.note or ''}"
         )
 
 
 COMMAND = Command(
-    help="manage the opt-out list: add, remove or list numbers that get no SMS",
+    help="manage the opt-out list: add, remove or list numbers and email addresses that "
+    "get no message",
     add_arguments=_add_arguments,
     run=run,
 )

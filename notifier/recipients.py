@@ -1,4 +1,5 @@
-"""Who gets a rule's SMS: where in the document its phone number is written.
+"""Who gets a rule's message: where in the document its phone number and email address
+are written.
 
     recipient = "counterparty"                # default: agent.phone
     recipient = "first-contact"               # the counterparty's first contact person
@@ -7,8 +8,11 @@
     recipient = { field = "agent.attributes.Mobile" }  # any text field
     recipient = { phone = "+91 98765 00000" } # a fixed number, e.g. for staff alerts
 
-Every kind returns the phone as free text (Kladana's phone fields are free text); the
-handler picks the first SMS-capable number from it.
+Every kind returns the phone and the email address as free text (Kladana's fields are
+free text); the handler picks the first SMS-capable number and the first address from
+them. The email address is the one written beside the phone: the counterparty's email,
+the contact person's, or the named field itself (an attribute may hold an address); a
+fixed number has none.
 """
 
 from collections.abc import Mapping
@@ -32,8 +36,21 @@ class FieldPhone:
     def phone_text(self, document: Mapping[str, Any]) -> str | None:
         return _text(value_of(document, self.field))
 
+    def email_text(self, document: Mapping[str, Any]) -> str | None:
+        # Any other field is the recipient's own, which may hold an address
+        # ({ field = "agent.email" }).
+        field = COUNTERPARTY_EMAIL if self.is_counterparty else self.field
+        return _text(value_of(document, field))
+
     def describe(self) -> str:
-        return "counterparty phone" if self.field.path == "agent.phone" else self.field.path
+        return "counterparty phone" if self.is_counterparty else self.field.path
+
+    def describe_email(self) -> str:
+        return "counterparty email" if self.is_counterparty else self.field.path
+
+    @property
+    def is_counterparty(self) -> bool:
+        return self.field.path == "agent.phone"
 
 
 @dataclass(frozen=True)
@@ -43,6 +60,20 @@ class ContactPhone:
     name: str | None
 
     def phone_text(self, document: Mapping[str, Any]) -> str | None:
+        contact = self._contact(document)
+        return _text(contact.get("phone")) if contact is not None else None
+
+    def email_text(self, document: Mapping[str, Any]) -> str | None:
+        contact = self._contact(document)
+        return _text(contact.get("email")) if contact is not None else None
+
+    def describe(self) -> str:
+        return "first contact person" if self.name is None else f"contact person {self.name!r}"
+
+    def describe_email(self) -> str:
+        return self.describe()
+
+    def _contact(self, document: Mapping[str, Any]) -> Mapping[str, Any] | None:
         agent = document.get("agent")
         contacts = agent.get("contacts") if isinstance(agent, Mapping) else None
         wanted = self.name.strip().casefold() if self.name is not None else None
@@ -50,11 +81,8 @@ class ContactPhone:
             if not isinstance(contact, Mapping):
                 continue
             if wanted is None or str(contact.get("name")).strip().casefold() == wanted:
-                return _text(contact.get("phone"))
+                return contact
         return None
-
-    def describe(self) -> str:
-        return "first contact person" if self.name is None else f"contact person {self.name!r}"
 
 
 @dataclass(frozen=True)
@@ -66,8 +94,15 @@ class AttributePhone:
     def phone_text(self, document: Mapping[str, Any]) -> str | None:
         return _text(attribute(document, self.name))
 
+    def email_text(self, document: Mapping[str, Any]) -> str | None:
+        # The attribute names whom to write to, so it may as well hold an address.
+        return self.phone_text(document)
+
     def describe(self) -> str:
         return f"attribute {self.name!r}"
+
+    def describe_email(self) -> str:
+        return self.describe()
 
 
 @dataclass(frozen=True)
@@ -77,13 +112,20 @@ class FixedPhone:
     def phone_text(self, document: Mapping[str, Any]) -> str | None:
         return self.number
 
+    def email_text(self, document: Mapping[str, Any]) -> str | None:
+        return None
+
     def describe(self) -> str:
         return "fixed number"
+
+    def describe_email(self) -> str:
+        return self.describe()
 
 
 Recipient = FieldPhone | ContactPhone | AttributePhone | FixedPhone
 
 COUNTERPARTY = FieldPhone(Field("agent.phone", Kind.TEXT))
+COUNTERPARTY_EMAIL = Field("agent.email", Kind.TEXT)
 KINDS = '"counterparty", "first-contact", or a table with contact, attribute, field or phone'
 
 

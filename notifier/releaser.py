@@ -1,9 +1,9 @@
 """Sends held messages when their time comes, and reports stuck rows to the operator.
 
-Held rows are messages due inside a rule's quiet hours, or rows an operator released
-for re-send. Each instance looks for due rows every few seconds; moving a row from
-``held`` to ``sending`` is a conditional update, so with several instances exactly
-one of them sends it.
+Held rows are messages due inside a rule's quiet hours, rows an operator released for
+re-send, or messages a WhatsApp status moved to their next channel. Each instance looks
+for due rows every few seconds; moving a row from ``held`` to ``sending`` is a
+conditional update, so with several instances exactly one of them sends it.
 """
 
 import logging
@@ -12,9 +12,9 @@ import threading
 from notifier.delivery import Delivery
 from notifier.errors import LedgerUnavailable
 from notifier.ledger import Ledger
+from notifier.masking import mask_address
 from notifier.metrics import NotifierMetrics, default_notifier_metrics
 from notifier.readiness import NotifierReadiness
-from shared.logs import mask_phone
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,8 @@ class StuckReporter:
                     "document_id": notification.document_id,
                     "rule": notification.rule,
                     "state": notification.state,
-                    "to": mask_phone(notification.phone),
+                    "channel": notification.channel,
+                    "to": mask_address(notification.address),
                     "since": entry.updated_at.isoformat(),
                     "stuck_total": len(stuck),
                 },

@@ -1,14 +1,16 @@
 """What start-up checks of a parsed rule on the sample document of its type: each of its
-wordings renders and fits (:func:`notifier.wording.check_sample`), and its conditions and
+wordings renders and fits (:func:`notifier.wording.check_sample`), its WhatsApp
+parameters and email subject render (notifier/rule_channels.py), and its conditions and
 recipient read only what that type has."""
 
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from notifier.channels import Channel
 from notifier.errors import RuleProblem
 from notifier.fields import Kind, value_of
-from notifier.recipients import ContactPhone, FieldPhone, Recipient
+from notifier.recipients import ContactPhone, FieldPhone, FixedPhone, Recipient
 from notifier.wording import check_sample
 
 if TYPE_CHECKING:
@@ -30,6 +32,14 @@ def check_rule(rule: "Rule", timezone: ZoneInfo) -> None:
             locale=rule.locale,
             zone=timezone,
             max_segments=rule.max_segments,
+        )
+    for keys in (rule.whatsapp, rule.email_subject):
+        if keys is not None:
+            keys.check_sample(sample, type_name=rule.type, locale=rule.locale, zone=timezone)
+    if Channel.EMAIL in rule.channels and isinstance(rule.recipient, FixedPhone):
+        raise RuleProblem(
+            "channels: email needs an address, and a fixed number has none"
+            " (name another recipient or leave email out)"
         )
     _check_fields_of_type(rule, sample)
 

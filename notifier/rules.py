@@ -1,16 +1,16 @@
-"""Which enriched documents send which SMS: the rules file, checked once at start-up.
+"""Which enriched documents send which messages: the rules file, checked once at start-up.
 
 Every problem a rule can have (syntax, unknown key, type, field, format, recipient,
-locale or quiet hours, a template that does not render on the sample document of the
-rule's type or drifts from its DLT registration, a condition or recipient reading a field
-that type lacks) is found by :meth:`RuleSet.load`, so a loaded rule never fails at send
-time for a reason of its own; what is left is a message that a value of its document
-makes too long (:attr:`PlannedMessage.refusal`). The language is described in
-docs/rules.md.
+locale, quiet hours or channel key, a template, WhatsApp parameter or email subject that
+does not render on the sample document of the rule's type, a text that drifts from its
+DLT registration, a condition or recipient reading a field that type lacks) is found by
+:meth:`RuleSet.load`, so a loaded rule never fails at send time for a reason of its own;
+what is left is a message that a value of its document makes too long
+(:attr:`PlannedMessage.refusal`). The language is described in docs/rules.md.
 """
 
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from babel import Locale, UnknownLocaleError
 
+from notifier.channels import DEFAULT_CHANNELS, Channel, WhatsAppTemplate
 from notifier.conditions import Condition, parse_when
 from notifier.errors import DocumentIncomplete, RuleProblem, RulesError
 from notifier.fields import ATTRIBUTE_FAMILIES, field_named, value_of
@@ -31,6 +32,12 @@ from notifier.recipients import (
     phone_field,
 )
 from notifier.render import Template
+from notifier.rule_channels import (
+    CHANNEL_KEYS,
+    EmailSubject,
+    WhatsAppWording,
+    parse_channel_keys,
+)
 from notifier.rule_checks import check_rule
 from notifier.samples import sample_document
 from notifier.wording import (
@@ -58,6 +65,7 @@ OPTIONAL_KEYS = (
     *DLT_KEYS,
     "max_segments",
     "templates",
+    *CHANNEL_KEYS,
 )
 ONCE = "*"
 """The state part of the notification key of a rule without ``state``: the same for
@@ -78,7 +86,17 @@ class PlannedMessage:
     quiet_hours: QuietHours | None
     dlt_template_id: str | None = None
     refusal: str | None = None
-    """Why the text must not be sent (see :func:`notifier.wording.refusal`)."""
+    """Why the SMS text must not be sent (see :func:`notifier.wording.refusal`)."""
+    channels: tuple[Channel, ...] = DEFAULT_CHANNELS
+    """The rule's channels in order of preference, whether or not the customer has an
+    address for each."""
+    whatsapp: WhatsAppTemplate | None = None
+    """The approved template and its rendered parameters; set exactly when WhatsApp is
+    one of :attr:`channels`."""
+    email_text: str | None = None
+    """The recipient's email address as written in the document (free text)."""
+    email_subject: str | None = None
+    """Rendered, on one line; set exactly when email is one of :attr:`channels`."""
 
 
 @dataclass(frozen=True)
@@ -96,11 +114,21 @@ class Rule:
     quiet_hours: QuietHours | None
     max_segments: int | None = None
     language_attribute: str = DEFAULT_LANGUAGE_ATTRIBUTE
+    channels: tuple[Channel, ...] = DEFAULT_CHANNELS
+    whatsapp: WhatsAppWording | None = None
+    email_subject: EmailSubject | None = None
 
     @property
     def template(self) -> Template:
         """The default wording's template."""
         return self.wordings[0].template
+
+    @property
+    def channel_templates(self) -> tuple[Template, ...]:
+        """The WhatsApp parameters' and the email subject's templates."""
+        parameters = self.whatsapp.parameters if self.whatsapp else ()
+        subject = (self.email_subject.template,) if self.email_subject else ()
+        return (*parameters, *subject)
 
     def matches(self, document: Mapping[str, Any]) -> bool:
         """Same type, the same state name ignoring case (people type state names) when the
@@ -120,10 +148,10 @@ class Rule:
 
     def sample(self, wording: Wording | None = None) -> dict[str, Any]:
         """A sample document of this rule's type and state (the type's own without one),
-        with the attributes ``wording`` (default: the default one) shows and, for a
-        language's wording, the counterparty's language attribute naming it."""
+        with the attributes ``wording`` (default: the default one) and the channels' keys
+        show and, for a language's wording, the counterparty's language attribute naming it."""
         chosen = wording or self.wordings[0]
-        attributes = chosen.template.sample_attributes()
+        attributes = _sample_attributes((chosen.template, *self.channel_templates))
         if chosen.language is not None:
             attributes[self._language_field] = chosen.language
         return sample_document(self.type, self.state, attributes)
@@ -219,8 +247,17 @@ class RuleSet:
     def planned(self, rule: Rule, document: Mapping[str, Any]) -> PlannedMessage:
         """``rule``'s message for ``document``, whether or not the rule matches it."""
         wording = rule.wording_for(document)
+        locale, zone = rule.locale, self.timezone
         try:
-            text = wording.render(document, locale=rule.locale, zone=self.timezone)
+            text = wording.render(document, locale=locale, zone=zone)
+            whatsapp = (
+                rule.whatsapp.render(document, locale=locale, zone=zone) if rule.whatsapp else None
+            )
+            subject = (
+                rule.email_subject.render(document, locale=locale, zone=zone)
+                if rule.email_subject
+                else None
+            )
         except DocumentIncomplete as error:
             raise DocumentIncomplete(
                 f"rule {rule.name!r}, document {document.get('id')}: {error}"
@@ -234,6 +271,10 @@ class RuleSet:
             quiet_hours=rule.quiet_hours,
             dlt_template_id=wording.dlt_template_id,
             refusal=refusal(wording, text, rule.max_segments),
+            channels=rule.channels,
+            whatsapp=whatsapp,
+            email_text=rule.recipient.email_text(document),
+            email_subject=subject,
         )
 
 
@@ -266,6 +307,7 @@ def _checked_rule(table: dict[str, Any], timezone: ZoneInfo, language_attribute:
     if TRANSACTION_TYPES.by_name(table["type"]) is None:
         known = ", ".join(TRANSACTION_TYPES.names)
         raise RuleProblem(f"unknown type {table['type']!r} (known: {known})")
+    channel_keys = parse_channel_keys(table)
     rule = Rule(
         name=table["name"],
         type=table["type"],
@@ -278,9 +320,18 @@ def _checked_rule(table: dict[str, Any], timezone: ZoneInfo, language_attribute:
         quiet_hours=parse_quiet_hours(table["quiet_hours"]) if "quiet_hours" in table else None,
         max_segments=parse_max_segments(table["max_segments"]) if "max_segments" in table else None,
         language_attribute=language_attribute,
+        channels=channel_keys.channels,
+        whatsapp=channel_keys.whatsapp,
+        email_subject=channel_keys.email_subject,
     )
     check_rule(rule, timezone)
     return rule
+
+
+def _sample_attributes(templates: Iterable[Template]) -> dict[str, str]:
+    # As one template, so that an attribute one of them shows as money is a number for all.
+    parts = tuple(part for template in templates for part in template.parts)
+    return Template(text="", parts=parts).sample_attributes()
 
 
 def _recipient(table: Mapping[str, Any]) -> Recipient:

@@ -8,7 +8,7 @@ from notifier.errors import LedgerUnavailable, RulesError
 from notifier.ledger_schema import printable_url
 from notifier.rules import RuleSet
 from notifier.settings import NotifierSettings
-from notifier.wiring import notifier_loop, twilio_status_url
+from notifier.wiring import notifier_loop, twilio_status_url, unconfigured_channel
 from shared.consumer_service import run_until_signalled
 from shared.logs import configure_logging
 from shared.settings import load_settings_or_exit
@@ -25,6 +25,9 @@ def run(_arguments: argparse.Namespace) -> int:
         )
     except RulesError as error:
         sys.exit(f"notifier: {error}")
+    unconfigured = unconfigured_channel(rules, settings)
+    if unconfigured:
+        sys.exit(f"notifier: {unconfigured}")
     try:
         run_until_signalled(
             "notifier",
@@ -34,6 +37,8 @@ def run(_arguments: argparse.Namespace) -> int:
                 "topic": settings.enriched_topic,
                 "group_id": settings.notifier_group_id,
                 "sms_provider": settings.sms_provider,
+                "whatsapp": settings.whatsapp_configured,
+                "email": settings.email_configured,
                 "rules": [rule.name for rule in rules.rules],
                 "rules_source": rules.source,
                 "ledger": printable_url(settings.notifier_database_url),

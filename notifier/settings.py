@@ -1,5 +1,6 @@
 """The notifier's settings, read from the environment at start-up."""
 
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Annotated, Literal, Self
 from zoneinfo import ZoneInfo
@@ -8,6 +9,8 @@ from pydantic import AfterValidator, Field, SecretStr, model_validator
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from notifier.addresses import first_email_address
+from notifier.email_channel import parse_smtp_url
 from notifier.phones import is_known_region
 from shared.settings import ConsumerSettings, HttpUrl, ServiceSettings
 
@@ -68,10 +71,25 @@ class NotifierSettings(ConsumerSettings, LedgerSettings):
     is asked for status callbacks at ``<url>/twilio/status`` and Exotel at
     ``<url>/exotel/report/<SMS_REPORT_TOKEN>``; without it, none."""
     sms_timeout_s: float = Field(default=10.0, gt=0)
+    """How long a call to any channel's provider (SMS gateway, WhatsApp, SMTP) may take."""
     dlt_entity_id: str | None = None
     """The shop's DLT principal entity ID (TRAI), sent with every SMS by the Indian gateways."""
     sms_sender: str | None = None
     """The DLT-registered header (sender ID) of every SMS whose rule names no ``sender``."""
+    whatsapp_api_url: HttpUrl = "https://graph.facebook.com/v21.0"
+    whatsapp_token: SecretStr | None = None
+    """A system user's access token for the WhatsApp Business Cloud API; unset: no WhatsApp."""
+    whatsapp_phone_number_id: str | None = None
+    """The business phone number's id in WhatsApp Manager (not the number itself)."""
+    whatsapp_app_secret: SecretStr | None = None
+    """The Meta app's secret, which signs the status webhooks (X-Hub-Signature-256)."""
+    whatsapp_verify_token: SecretStr | None = None
+    """What the App Dashboard's webhook setup sends in ``hub.verify_token``."""
+    smtp_url: SecretStr | None = None
+    """``smtp://user:password@host:port`` (STARTTLS when offered) or ``smtps://...``;
+    unset: no email. Secret, since it carries the password."""
+    email_from: str | None = None
+    """The sender of every email, e.g. ``Ganesh Traders <orders@ganeshtraders.in>``."""
     notifier_language_attribute: str = "Language"
     """The counterparty attribute that picks a rule's template language (e.g. ``hi``)."""
     notifier_rules: Path | None = None
@@ -119,6 +137,7 @@ class NotifierSettings(ConsumerSettings, LedgerSettings):
             )
         if self.sms_provider in ("msg91", "exotel") and len(self.sms_sender or "") != 6:
             raise ValueError("SMS_SENDER must be the 6-character header registered on DLT")
+        self._channels_are_configured()
         if self.notifier_public_url and not self.metrics_port:
             raise ValueError("NOTIFIER_PUBLIC_URL requires METRICS_PORT: callbacks arrive there")
         if self.sms_report_token and not self.metrics_port:
@@ -129,3 +148,36 @@ class NotifierSettings(ConsumerSettings, LedgerSettings):
                 "it guards the status callback URL"
             )
         return self
+
+    def _channels_are_configured(self) -> None:
+        whatsapp = {
+            "WHATSAPP_TOKEN": self.whatsapp_token,
+            "WHATSAPP_PHONE_NUMBER_ID": self.whatsapp_phone_number_id,
+            "WHATSAPP_APP_SECRET": self.whatsapp_app_secret,
+            "WHATSAPP_VERIFY_TOKEN": self.whatsapp_verify_token,
+        }
+        given = [name for name, value in whatsapp.items() if value]
+        if given and len(given) < len(whatsapp):
+            # Without the webhook's two secrets no status arrives, so a number that is not on
+            # WhatsApp would never fall back to the next channel.
+            missing = [name for name in whatsapp if name not in given]
+            raise ValueError(f"{given[0]} requires {', '.join(missing)} to be set as well")
+        if given and not self.metrics_port:
+            raise ValueError("WHATSAPP_TOKEN requires METRICS_PORT: status webhooks arrive there")
+        if bool(self.smtp_url) != bool(self.email_from):
+            raise ValueError("SMTP_URL and EMAIL_FROM are set together, or neither")
+        if self.smtp_url:
+            try:
+                parse_smtp_url(self.smtp_url.get_secret_value())
+            except ValueError as error:
+                raise ValueError(f"SMTP_URL {error}") from None
+        if self.email_from and not first_email_address(parseaddr(self.email_from)[1]):
+            raise ValueError("EMAIL_FROM must be an address, e.g. Shop <orders@example.in>")
+
+    @property
+    def whatsapp_configured(self) -> bool:
+        return self.whatsapp_token is not None
+
+    @property
+    def email_configured(self) -> bool:
+        return self.smtp_url is not None

@@ -1,9 +1,10 @@
-"""The one place that builds the notifier from its settings: ledger, sender, Kafka, loop,
-and its HTTP face (health, providers' status callbacks)."""
+"""The one place that builds the notifier from its settings: ledger, senders, Kafka, loop,
+and its HTTP face (health, providers' status callbacks, WhatsApp's webhook)."""
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import TextIO
 from wsgiref.types import WSGIApplication
 
@@ -11,8 +12,10 @@ import requests
 from sqlalchemy import Engine
 from twilio.request_validator import RequestValidator
 
+from notifier.channels import Channel
 from notifier.delivery import Delivery, SendPolicy
 from notifier.delivery_reports import TwilioStatusHandler
+from notifier.email_channel import EmailSender, parse_smtp_url
 from notifier.exotel import ExotelSender, exotel_reports
 from notifier.handlers import NotifyHandler
 from notifier.http_app import (
@@ -22,15 +25,19 @@ from notifier.http_app import (
     token_report_app,
     twilio_status_app,
 )
-from notifier.ledger import Ledger
+from notifier.ledger import Clock, Ledger, utc_now
 from notifier.ledger_schema import open_engine
 from notifier.msg91 import Msg91Sender, msg91_reports
 from notifier.opt_outs import OptOutList, OptOutPolicy
+from notifier.outbound import ChannelSender, EmailChannel, SmsChannel, WhatsAppChannel
 from notifier.readiness import NotifierReadiness
 from notifier.releaser import HeldReleaser, StuckReporter
 from notifier.rules import RuleSet
 from notifier.settings import LedgerSettings, NotifierSettings
 from notifier.sms import ConsoleSender, HttpSender, SmsSender, TwilioSender
+from notifier.whatsapp import WhatsAppSender
+from notifier.whatsapp_statuses import WhatsAppStatusRecorder
+from notifier.whatsapp_webhook import WHATSAPP_MOUNT, whatsapp_webhook_app
 from shared.consumer_runtime import ConsumerRuntime
 from shared.consumer_service import RuntimeConfig, open_runtime
 from shared.health import Readiness, health_server
@@ -115,6 +122,74 @@ def build_sender(
     return ConsoleSender(stdout)
 
 
+CHANNEL_SETTINGS = {
+    Channel.WHATSAPP: "WHATSAPP_TOKEN, WHATSAPP_PHONE_NUMBER_ID, WHATSAPP_APP_SECRET and"
+    " WHATSAPP_VERIFY_TOKEN",
+    Channel.EMAIL: "SMTP_URL and EMAIL_FROM",
+}
+
+
+def unconfigured_channel(rules: RuleSet, settings: NotifierSettings) -> str | None:
+    """Why the rules cannot run with these settings: the first rule naming a channel that
+    has no provider configured; None when every channel a rule names has one."""
+    configured = {
+        Channel.SMS,
+        *([Channel.WHATSAPP] if settings.whatsapp_configured else []),
+        *([Channel.EMAIL] if settings.email_configured else []),
+    }
+    for rule in rules.rules:
+        for channel in rule.channels:
+            if channel not in configured:
+                return (
+                    f"rule {rule.name!r} sends on {channel}, which is not configured:"
+                    f" set {CHANNEL_SETTINGS[channel]}"
+                )
+    return None
+
+
+def build_senders(
+    settings: NotifierSettings, session: requests.Session, stdout: TextIO
+) -> dict[Channel, ChannelSender]:
+    """A sender per configured channel: SMS always (the console at least), WhatsApp and
+    email when their settings are given."""
+    senders: dict[Channel, ChannelSender] = {
+        Channel.SMS: SmsChannel(build_sender(settings, session, stdout))
+    }
+    if settings.whatsapp_token is not None:
+        assert settings.whatsapp_phone_number_id is not None
+        senders[Channel.WHATSAPP] = WhatsAppChannel(
+            WhatsAppSender(
+                session,
+                api_url=settings.whatsapp_api_url,
+                token=settings.whatsapp_token,
+                phone_number_id=settings.whatsapp_phone_number_id,
+                timeout_s=settings.sms_timeout_s,
+            )
+        )
+    if settings.smtp_url is not None:
+        assert settings.email_from is not None
+        senders[Channel.EMAIL] = EmailChannel(
+            EmailSender(
+                parse_smtp_url(settings.smtp_url.get_secret_value()),
+                settings.email_from,
+                timeout_s=settings.sms_timeout_s,
+            )
+        )
+    return senders
+
+
+def quiet_hours_end(rules: RuleSet, clock: Clock = utc_now) -> Callable[[str], datetime | None]:
+    """When a rule's message may go out if it is due now: the end of its quiet hours, or
+    None when it may go at once (or the rule is gone from the file since)."""
+    quiet_hours = {rule.name: rule.quiet_hours for rule in rules.rules}
+
+    def end(rule_name: str) -> datetime | None:
+        hours = quiet_hours.get(rule_name)
+        return hours.next_open(clock()) if hours is not None else None
+
+    return end
+
+
 @contextmanager
 def open_database(settings: LedgerSettings) -> Iterator[Engine]:
     """The ledger's database (NOTIFIER_DATABASE_URL), its schema created if missing."""
@@ -127,7 +202,7 @@ def open_database(settings: LedgerSettings) -> Iterator[Engine]:
 
 @contextmanager
 def http_server(
-    settings: NotifierSettings, ledger: Ledger, readiness: Readiness
+    settings: NotifierSettings, ledger: Ledger, readiness: Readiness, rules: RuleSet
 ) -> Iterator[HttpServer | None]:
     """The HTTP face on METRICS_PORT, serving until the block ends; None when the port is 0."""
     if not settings.metrics_port:
@@ -149,6 +224,12 @@ def http_server(
         mounts[MSG91_MOUNT] = token_report_app("MSG91", msg91_reports, ledger, token)
     if token is not None and settings.sms_provider == "exotel":
         mounts[EXOTEL_MOUNT] = token_report_app("Exotel", exotel_reports, ledger, token)
+    if settings.whatsapp_app_secret is not None and settings.whatsapp_verify_token is not None:
+        mounts[WHATSAPP_MOUNT] = whatsapp_webhook_app(
+            WhatsAppStatusRecorder(ledger, quiet_hours_end(rules)),
+            verify_token=settings.whatsapp_verify_token,
+            app_secret=settings.whatsapp_app_secret,
+        )
     with health_server(readiness, settings.metrics_port, mounts=mounts) as server:
         yield server
 
@@ -188,7 +269,7 @@ def notifier_loop(
         stuck.report()
         delivery = Delivery(
             ledger,
-            build_sender(settings, session, stdout),
+            build_senders(settings, session, stdout),
             SendPolicy(
                 attempts=settings.notifier_send_attempts,
                 backoff_base_s=settings.notifier_send_backoff_base_s,
@@ -213,7 +294,7 @@ def notifier_loop(
             name="held-releaser",
         )
         with (
-            http_server(settings, ledger, readiness),
+            http_server(settings, ledger, readiness, rules),
             open_runtime(
                 runtime_config(settings), lambda _publisher: handler, stop, ready
             ) as runtime,

@@ -24,6 +24,7 @@ def main() -> None:
         limits=settings.rate_limits(),
         faults=settings.faults(),
         msg91_webhook_url=settings.sandbox_msg91_webhook_url,
+        whatsapp=settings.whatsapp(),
     )
     address = f"{settings.sandbox_host}:{settings.sandbox_port}"
     try:

@@ -4,7 +4,8 @@ It checks what the real API checks before answering (gzip accepted, bearer token
 limits) and answers the way it does: gzip-compressed JSON, errors as
 ``{"errors": [...]}``. The knobs and counters live under ``/__sandbox``
 (:mod:`sandbox.control`); ``docs/sandbox.md`` describes them all. Beside it, fakes of the
-SMS gateways MSG91 and Exotel (:mod:`sandbox.sms_gateways`, :mod:`sandbox.sms_control`).
+SMS gateways MSG91 and Exotel (:mod:`sandbox.sms_gateways`, :mod:`sandbox.sms_control`), and of
+Meta's WhatsApp Cloud API (:mod:`sandbox.whatsapp`).
 """
 
 import gzip
@@ -24,6 +25,12 @@ from sandbox.limits import Clock, RateLimiter, RateLimits
 from sandbox.sms_control import sms_control_blueprint
 from sandbox.sms_gateways import SmsInbox, exotel_blueprint, msg91_blueprint
 from sandbox.stats import SandboxStats
+from sandbox.whatsapp import (
+    WhatsAppFake,
+    WhatsAppInbox,
+    whatsapp_blueprint,
+    whatsapp_control_blueprint,
+)
 
 API_PREFIX = "/api/remap/1.2"
 DEFAULT_TOKEN = "sandbox-token"  # noqa: S105 - the sandbox's public demo token
@@ -40,9 +47,13 @@ def create_app(
     sleep: Callable[[float], None] = time.sleep,
     sms_inbox: SmsInbox | None = None,
     msg91_webhook_url: str | None = None,
+    whatsapp: WhatsAppFake | None = None,
+    whatsapp_inbox: WhatsAppInbox | None = None,
 ) -> Flask:
     """The sandbox; ``token`` is an application token, ``user_token`` a user's (dearer).
-    ``msg91_webhook_url``: where the fake MSG91 posts reports (MSG91 takes it in its panel)."""
+    ``msg91_webhook_url``: where the fake MSG91 posts reports (MSG91 takes it in its panel).
+    ``whatsapp``: the fake WhatsApp Cloud API's token, app secret and webhook URL;
+    ``whatsapp_inbox``: what it received and the numbers it treats as not on WhatsApp."""
     limits = limits or RateLimits()
     token_costs = {token: limits.application_cost}
     if user_token is not None:
@@ -68,6 +79,13 @@ def create_app(
             inbox,
             lambda authorization: api.token_of(authorization) is not None,
             msg91_webhook_url=msg91_webhook_url,
+        )
+    )
+    whatsapp_inbox = whatsapp_inbox or WhatsAppInbox()
+    app.register_blueprint(whatsapp_blueprint(whatsapp_inbox, whatsapp or WhatsAppFake()))
+    app.register_blueprint(
+        whatsapp_control_blueprint(
+            whatsapp_inbox, lambda authorization: api.token_of(authorization) is not None
         )
     )
 

@@ -9,6 +9,7 @@ from pydantic import Field, SecretStr, model_validator
 from sandbox.app import DEFAULT_TOKEN
 from sandbox.faults import Faults, Fraction, Milliseconds
 from sandbox.limits import RateLimits
+from sandbox.whatsapp import DEFAULT_APP_SECRET, DEFAULT_WHATSAPP_TOKEN, WhatsAppFake
 from shared.settings import LogLevel, ServiceSettings
 
 
@@ -37,6 +38,12 @@ class SandboxSettings(ServiceSettings):
     """A JSON list: ``SANDBOX_FORBIDDEN_ENTITIES='["cashout"]'``."""
     sandbox_msg91_webhook_url: str | None = None
     """Where the fake MSG91 posts delivery reports (the notifier's /msg91/report/<token>)."""
+    sandbox_whatsapp_token: SecretStr = SecretStr(DEFAULT_WHATSAPP_TOKEN)
+    """The bearer token the fake WhatsApp Cloud API accepts (the notifier's WHATSAPP_TOKEN)."""
+    sandbox_whatsapp_app_secret: SecretStr = SecretStr(DEFAULT_APP_SECRET)
+    """What the fake signs WhatsApp statuses with, as Meta does with the app's secret."""
+    sandbox_whatsapp_webhook_url: str | None = None
+    """Where the fake posts WhatsApp statuses (the notifier's /whatsapp/webhook)."""
     log_level: LogLevel = "INFO"
 
     @model_validator(mode="after")
@@ -60,6 +67,13 @@ class SandboxSettings(ServiceSettings):
             max_parallel=self.sandbox_max_parallel,
             application_cost=self.sandbox_application_token_cost,
             user_cost=self.sandbox_user_token_cost,
+        )
+
+    def whatsapp(self) -> WhatsAppFake:
+        return WhatsAppFake(
+            token=self.sandbox_whatsapp_token.get_secret_value(),
+            app_secret=self.sandbox_whatsapp_app_secret.get_secret_value(),
+            webhook_url=self.sandbox_whatsapp_webhook_url,
         )
 
     def faults(self) -> Faults:

@@ -1,4 +1,5 @@
-"""werkzeug's HTTP errors (404, 405, 413 ...) answered as JSON, for every Flask app here."""
+"""Error answers as JSON, for every Flask app here: werkzeug's HTTP errors (404, 405,
+413 ...) and the apps' own refusals, in one shape."""
 
 import json
 import re
@@ -15,3 +16,8 @@ def json_http_error(error: HTTPException) -> Response:
     response.data = json.dumps({"error": code, "message": error.description})
     response.content_type = "application/json"
     return response
+
+
+def json_error(status: int, code: str, message: str) -> tuple[dict[str, str], int]:
+    """An app's own refusal, as a Flask view returns it: ``{"error": code, "message": ...}``."""
+    return {"error": code, "message": message}, status

@@ -10,12 +10,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
 
 from devstack.broker import free_port, wait_for_port
 from tests.helpers import SEED_DOCUMENT_ID, SEED_SMS, wait_until
+from tests.sandbox_ids import ORDER_5644
 
 pytestmark = pytest.mark.e2e
 
@@ -29,6 +31,7 @@ class Stack:
     process: "subprocess.Popen[bytes]"
     output: Path
     ingest_port: int
+    sandbox_port: int
 
     def console(self) -> str:
         return self.output.read_text()
@@ -49,17 +52,19 @@ class Stack:
 
 
 @contextmanager
-def make_run(tmp_path: Path) -> Iterator[Stack]:
+def make_run(tmp_path: Path, **variables: str) -> Iterator[Stack]:
     """devstack running in ``tmp_path``, its console (stdout and stderr) in a file; on exit,
     SIGINT to its process group, as Ctrl-C in a terminal sends it to devstack and the
     services alike."""
-    ingest_port = free_port()
+    ingest_port, sandbox_port = free_port(), free_port()
     environment = {
         "PATH": "/usr/bin:/bin",
         "BROKER_PORT": str(free_port()),
         "INGEST_PORT": str(ingest_port),
-        "SANDBOX_PORT": str(free_port()),
+        "SANDBOX_PORT": str(sandbox_port),
+        "SMTP_SINK_PORT": str(free_port()),
         "RETRY_BACKOFF_BASE_S": "0.05",
+        **variables,
     }
     output = tmp_path / "console.txt"
     with output.open("wb") as console:
@@ -71,7 +76,7 @@ def make_run(tmp_path: Path) -> Iterator[Stack]:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    stack = Stack(process, output, ingest_port)
+    stack = Stack(process, output, ingest_port, sandbox_port)
     try:
         wait_for_port("127.0.0.1", ingest_port, timeout_s=60)
         assert wait_until(lambda: "curl -X POST" in stack.console(), timeout_s=60)
@@ -137,3 +142,58 @@ def test_make_run_stops_when_the_in_memory_broker_dies(tmp_path: Path) -> None:
     assert f"the broker (pid {broker}) was killed by SIGKILL" in stack.console()
     # The services it took down with it are not restarted against no broker.
     assert "restarting" not in stack.console()
+
+
+CHANNEL_RULES = """
+[[rule]]
+name = "order-shipped"
+type = "CustomerOrder"
+state = "Shipped"
+channels = ["whatsapp", "sms"]
+whatsapp_template = "order_shipped"
+whatsapp_parameters = ["{number}", "{date}", "{amount}"]
+template = "Sales Order {number} has been handed over to the delivery service."
+
+[[rule]]
+name = "order-received"
+type = "CustomerOrder"
+state = "New"
+channels = ["email"]
+email_subject = "Order {number} received"
+template = "We have received your order {number}. Thank you!"
+"""
+
+
+def test_make_run_sends_whatsapp_to_the_sandbox_fake_and_prints_email(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.toml"
+    rules.write_text(CHANNEL_RULES, encoding="utf-8")
+    with make_run(tmp_path, NOTIFIER_RULES=str(rules)) as stack:
+        assert "/__sandbox/whatsapp/messages" in stack.console()
+        stack.send_webhook(SEED_DOCUMENT_ID, "CustomerOrder")
+        stack.send_webhook(ORDER_5644, "CustomerOrder")
+        control = f"http://127.0.0.1:{stack.sandbox_port}/__sandbox/whatsapp/messages"
+
+        def whatsapp() -> list[dict[str, Any]]:
+            answer = requests.get(
+                control, headers={"Authorization": "Bearer sandbox-token"}, timeout=10
+            )
+            messages: list[dict[str, Any]] = answer.json()["messages"]
+            return messages
+
+        assert wait_until(lambda: whatsapp() != [], timeout_s=90), stack.console()
+        assert wait_until(lambda: "Email from" in stack.console(), timeout_s=90), stack.console()
+        (message,) = whatsapp()
+        # Its statuses came back to the notifier's webhook, which took them.
+        assert wait_until(lambda: len(whatsapp()[0]["statuses"]) == 2, timeout_s=30)
+        assert [posted["answer"] for posted in whatsapp()[0]["statuses"]] == [200, 200]
+    assert (message["to"], message["template"], message["parameters"]) == (
+        "+919876543210",
+        "order_shipped",
+        ["5643", "10.06.2024", "50,000"],
+    )
+    assert (
+        "Email from orders@ganeshtraders.example to rahul.verma@example.in: Order 5644 received\n"
+        "We have received your order 5644. Thank you!\n"
+    ) in stack.console()
+    assert "SMS to" not in stack.console()
+    assert stack.process.returncode == 0, stack.console()

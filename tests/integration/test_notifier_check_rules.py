@@ -34,3 +34,22 @@ def test_python_m_notifier_check_rules_needs_no_broker_or_settings(tmp_path: Pat
     )
     assert (good.returncode, good.stderr) == (0, "")
     assert "staff-vip-return" in good.stdout
+
+
+def test_check_rules_shows_whatsapp_and_email_without_their_settings() -> None:
+    shown = subprocess.run(
+        [sys.executable, "-m", "notifier", "check-rules", "examples/rules/customer-messages.toml"],
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (shown.returncode, shown.stderr) == (0, "")
+    assert '  whatsapp: order_shipped (en) parameters: "5643", "10.06.2024", "50,000"\n' in (
+        shown.stdout
+    )
+    assert '  email: to counterparty email (r***@k.in), subject "Acme Traders: order 5643' in (
+        shown.stdout
+    )

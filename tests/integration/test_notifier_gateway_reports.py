@@ -15,6 +15,7 @@ from devstack.broker import free_port
 from devstack.http_server import BackgroundServer
 from notifier.ledger import Ledger, LedgerEntry
 from notifier.ledger_schema import DeliveryStatus, open_engine
+from notifier.rules import RuleSet
 from notifier.settings import NotifierSettings
 from notifier.sms import Sms
 from notifier.wiring import build_sender, http_server
@@ -89,7 +90,7 @@ def test_the_sandbox_reports_a_delivery_the_notifier_records(
         assert message_id is not None
         record_sent(ledger, message_id)
 
-        with http_server(settings, ledger, Readiness()):
+        with http_server(settings, ledger, Readiness(), RuleSet.load(None)):
             assert wait_until(lambda: _answers(f"http://127.0.0.1:{port}/healthz"))
             forged_url = f"http://127.0.0.1:{port}/{provider}/report/not-the-token-at-all"
             forged = _report(

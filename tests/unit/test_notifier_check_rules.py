@@ -136,9 +136,21 @@ def test_the_examples_work_on_what_the_enricher_produces(tmp_path: Path) -> None
         "\norder-shipped-with-courier: CustomerOrder entering state 'Shipped', when"
         " attributes.Delivery service is set, quiet 21:00-09:00 Asia/Kolkata\n"
         "  document 34efe2ee-015e-11e6-9464-e4de0000006b: matched\n"
+        "  channels: whatsapp, sms\n"
         "  to: counterparty phone (***********3210)\n"
         "  text: Dear Priya Sharma, your order 5643 of 10.06.2024 (50,000 rupees) is on its way"
         " with BlueDart.\n"
+        '  whatsapp: order_shipped (en) parameters: "5643", "10.06.2024", "50,000"\n'
+    ) in out
+    # The new order goes by email to its counterparty, Rahul Verma.
+    assert (
+        "  document a5f2022a-eb25-11f1-a1e8-02fc00000001: matched\n"
+        "  channels: email, sms\n"
+        "  to: counterparty phone (*******5443)\n"
+        "  text: Thank you for your order 5644 dated 11.06.2024 for 12,345.50 rupees. We will"
+        " tell you when it ships.\n"
+        '  email: to counterparty email (r***@example.in), subject "Ganesh Traders Pvt Ltd:'
+        ' order 5644 received"\n'
     ) in out
     assert (
         "  document 34efe2ee-015e-11e6-9464-e4de0000006b: did not match"
@@ -279,3 +291,147 @@ def test_a_document_that_would_be_refused_shows_why(tmp_path: Path) -> None:
         "  refused: variable 1 of DLT template 1107161234567890123 would be 31 characters"
         " long; TRAI allows at most 30\n"
     ) in out
+
+
+def test_a_rule_without_channel_keys_shows_no_channel_lines() -> None:
+    status, out, _ = _check(ROOT / "notifier" / "default_rules.toml")
+    assert status == 0
+    assert "  channels: " not in out
+    assert "  whatsapp: " not in out
+    assert "  email: " not in out
+
+
+def test_a_whatsapp_rule_shows_its_channels_template_and_parameters() -> None:
+    status, out, _ = _check(ROOT / "examples" / "rules" / "customer-messages.toml")
+    assert status == 0
+    assert (
+        "  sample: matched\n"
+        "  channels: whatsapp, sms\n"
+        "  to: counterparty phone (***********3210)\n"
+        "  text: Dear Ravi Kumar, your order 5643 of 10.06.2024 (50,000 rupees) is on its way"
+        " with <attributes.Delivery service>.\n"
+        '  whatsapp: order_shipped (en) parameters: "5643", "10.06.2024", "50,000"\n'
+        "  sms: GSM-7, 1 segment (112 characters), DLT template 1107161234567890201\n"
+    ) in out
+
+
+def test_an_email_rule_shows_the_masked_address_and_the_subject() -> None:
+    status, out, _ = _check(ROOT / "examples" / "rules" / "customer-messages.toml")
+    assert status == 0
+    assert (
+        "\norder-received: CustomerOrder entering state 'New'\n"
+        "  sample: matched\n"
+        "  channels: email, sms\n"
+        "  to: counterparty phone (***********3210)\n"
+        "  text: Thank you for your order 5643 dated 10.06.2024 for 50,000 rupees. We will tell"
+        " you when it ships.\n"
+        '  email: to counterparty email (r***@k.in), subject "Acme Traders: order 5643'
+        ' received"\n'
+        "  sms: GSM-7, 1 segment (97 characters), DLT template 1107161234567890207\n"
+    ) in out
+
+
+EMAIL_ONLY = """
+[[rule]]
+name = "order-received"
+type = "CustomerOrder"
+state = "New"
+recipient = "first-contact"
+channels = ["email"]
+email_subject = "Order {number} received"
+template = "We have received your order {number}."
+
+[[rule]]
+name = "order-shipped"
+type = "CustomerOrder"
+state = "Shipped"
+channels = ["whatsapp"]
+whatsapp_template = "order_shipped"
+whatsapp_language = "hi"
+template = "Order {number} shipped."
+"""
+
+
+def test_an_email_only_rule_shows_no_phone_or_sms_and_says_when_there_is_no_address(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "rules.toml"
+    path.write_text(EMAIL_ONLY)
+    status, out, err = _check(path)
+    assert (status, err) == (0, "")
+    # The sample's first contact person has no email.
+    assert (
+        "\norder-received: CustomerOrder entering state 'New'\n"
+        "  sample: matched\n"
+        "  channels: email\n"
+        "  text: We have received your order 5643.\n"
+        "  email: to first contact person (no usable email address in this document),"
+        ' subject "Order 5643 received"\n'
+        "\n"
+    ) in out
+    assert (
+        "  channels: whatsapp\n"
+        "  to: counterparty phone (***********3210)\n"
+        "  text: Order 5643 shipped.\n"
+        "  whatsapp: order_shipped (hi) parameters: none\n"
+    ) in out
+
+
+def test_a_document_shows_its_parameters_as_sent_and_its_own_address(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.toml"
+    rules.write_text(
+        "[[rule]]\n"
+        'name = "order-shipped"\n'
+        'type = "CustomerOrder"\n'
+        'state = "Shipped"\n'
+        'channels = ["whatsapp", "email"]\n'
+        'whatsapp_template = "order_shipped"\n'
+        'whatsapp_parameters = ["{number}", "{attributes.Address}"]\n'
+        'email_subject = "Order {number}: {attributes.Address}"\n'
+        'template = "Order {number} shipped."\n'
+    )
+    agent = {"id": "a1", "name": "Ravi", "phone": "+91 98765 43210", "email": "Ravi@Kumar.IN"}
+    document = tmp_path / "order.json"
+    document.write_text(
+        json.dumps(
+            {
+                "data": enriched_event(
+                    agent=agent, attributes={"Address": "12 MG Road,\n\tBengaluru"}
+                ).get_data()
+            }
+        )
+    )
+    status, out, err = _check(rules, [document])
+    assert (status, err) == (0, "")
+    assert (
+        '  whatsapp: order_shipped (en) parameters: "5643", "12 MG Road, Bengaluru"\n'
+        # The subject's line break became a space; the tab stays (a header may hold one).
+        '  email: to counterparty email (R***@kumar.in), subject "Order 5643: 12 MG Road,'
+        ' \\tBengaluru"\n'
+    ) in out
+
+
+def test_a_refused_sms_among_other_channels_says_the_others_still_go(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.toml"
+    default = (ROOT / "notifier" / "default_rules.toml").read_text()
+    rules.write_text(
+        default.replace(
+            'name = "sales-order-shipped"\n',
+            'name = "sales-order-shipped"\nchannels = ["whatsapp", "sms"]\n'
+            'whatsapp_template = "order_shipped"\n'
+            'whatsapp_parameters = ["{number}", "{date}", "{amount}"]\n',
+        )
+    )
+    document = tmp_path / "long.json"
+    document.write_text(json.dumps({"data": enriched_event(number="SO-" + "7" * 28).get_data()}))
+    status, out, _ = _check(rules, [document])
+    assert status == 0
+    assert (
+        '  whatsapp: order_shipped (en) parameters: "SO-7777777777777777777777777777",'
+        ' "10.06.2024", "50,000"\n'
+    ) in out
+    assert (
+        "  sms refused, the other channels still go: variable 1 of DLT template"
+        " 1107161234567890123 would be 31 characters long; TRAI allows at most 30\n"
+    ) in out
+    assert "  refused: " not in out

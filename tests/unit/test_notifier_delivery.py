@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from notifier.channels import Channel
 from notifier.delivery import Delivery, Outcome, SendPolicy
 from notifier.errors import SmsProviderUnavailable, SmsRejected
 from notifier.ledger import Ledger, Notification, Resolution
 from notifier.ledger_schema import Status, open_engine
+from notifier.outbound import SmsChannel
 from notifier.releaser import HeldReleaser, StuckReporter
 from notifier.sms import Sms
 
@@ -63,7 +65,7 @@ def ledger(tmp_path: Path, clock: Clock) -> Iterator[Ledger]:
 def _delivery(ledger: Ledger, sender: ScriptedSender, sleeps: list[float]) -> Delivery:
     return Delivery(
         ledger,
-        sender,
+        {Channel.SMS: SmsChannel(sender)},
         SendPolicy(attempts=3, backoff_base_s=1.0, backoff_cap_s=4.0),
         sleep=sleeps.append,
         jitter=lambda: 1.0,

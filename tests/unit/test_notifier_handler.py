@@ -8,6 +8,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine, create_engine
 
+from notifier.channels import Channel
 from notifier.delivery import Delivery, SendPolicy
 from notifier.errors import DocumentIncomplete, LedgerUnavailable
 from notifier.handlers import NotifyHandler
@@ -15,6 +16,7 @@ from notifier.ledger import Ledger, Notification
 from notifier.ledger_schema import Status, open_engine
 from notifier.metrics import NotifierMetrics
 from notifier.opt_outs import OptOutList, OptOutPolicy
+from notifier.outbound import SmsChannel
 from notifier.rules import RuleSet
 from notifier.sms import Sms, idempotency_key
 from shared.contracts import ContractViolation
@@ -64,7 +66,12 @@ def _handler(
     rules: RuleSet | None = None,
     now: datetime = NOON_IN_KOLKATA,
 ) -> NotifyHandler:
-    delivery = Delivery(Ledger(database), sender, SendPolicy(attempts=1), sleep=lambda _s: None)
+    delivery = Delivery(
+        Ledger(database),
+        {Channel.SMS: SmsChannel(sender)},
+        SendPolicy(attempts=1),
+        sleep=lambda _s: None,
+    )
     opt_outs = OptOutPolicy(OptOutList(database), attribute_name="SMS opt-out", region="IN")
     return NotifyHandler(rules or RuleSet.load(None), delivery, opt_outs, "IN", clock=lambda: now)
 
@@ -355,7 +362,9 @@ def test_a_dlt_variable_over_30_characters_is_refused_and_nothing_is_sent(
 ) -> None:
     caplog.set_level(logging.INFO, logger="notifier")
     registry = CollectorRegistry()
-    delivery = Delivery(Ledger(database), sender, metrics=NotifierMetrics(registry))
+    delivery = Delivery(
+        Ledger(database), {Channel.SMS: SmsChannel(sender)}, metrics=NotifierMetrics(registry)
+    )
     opt_outs = OptOutPolicy(OptOutList(database), attribute_name="SMS opt-out", region="IN")
     handler = NotifyHandler(
         RuleSet.load(None), delivery, opt_outs, "IN", clock=lambda: NOON_IN_KOLKATA
@@ -380,7 +389,7 @@ def test_a_dlt_variable_over_30_characters_is_refused_and_nothing_is_sent(
 def test_a_held_message_is_released_with_its_dlt_template_id(
     database: Engine, ledger: Ledger, sender: RecordingSender
 ) -> None:
-    delivery = Delivery(Ledger(database), sender, SendPolicy(attempts=1))
+    delivery = Delivery(Ledger(database), {Channel.SMS: SmsChannel(sender)}, SendPolicy(attempts=1))
     notification = Notification(
         key="k1",
         document_id=DOCUMENT_ID,

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from notifier.__main__ import main
+from notifier.channels import Channel, WhatsAppTemplate
 from notifier.ledger import Ledger, Notification
 from notifier.ledger_schema import DeliveryStatus, Status, open_engine
 from notifier.settings import NotifierSettings
@@ -80,14 +81,22 @@ def test_the_json_listing_shows_every_field_with_the_phone_masked(
         "document_id": "doc-sent",
         "rule": "shipped",
         "state": "Shipped",
+        "channel": "sms",
+        "channels": ["sms"],
         "phone": "*********3210",
+        "email": None,
         "sender": None,
         "text": "Order doc-sent is on its way.",
+        "email_subject": None,
+        "whatsapp": None,
         "status": "sent",
         "delivery_status": "delivered",
         "provider_message_id": "SM42",
         "attempts": 1,
         "last_error": None,
+        "fallback_from": None,
+        "fallback_reason": None,
+        "replaced_message_id": None,
         "due_at": None,
         "created_at": "2026-06-10T09:30:00+00:00",
         "updated_at": "2026-06-10T09:30:00+00:00",
@@ -114,13 +123,13 @@ def test_the_table_lists_one_row_per_notification_without_full_phones(
     assert main(["ledger"]) == 0
     header, *rows = capsys.readouterr().out.splitlines()
     assert header.split() == [
-        "created", "key", "status", "document", "rule", "state", "phone", "tries", "delivery",
-        "detail",
+        "created", "key", "status", "channel", "document", "rule", "state", "to", "tries",
+        "delivery", "detail",
     ]  # fmt: skip
-    assert [row.split()[3:5] for row in rows] == [
-        ["sent", "doc-sent"],
-        ["failed", "doc-failed"],
-        ["sending", "doc-stuck"],
+    assert [row.split()[3:6] for row in rows] == [
+        ["sent", "sms", "doc-sent"],
+        ["failed", "sms", "doc-failed"],
+        ["sending", "sms", "doc-stuck"],
     ]
     assert rows[0].split()[-2:] == ["delivered", "SM42"]
     assert rows[2].split()[-1] == "-"  # no report from the provider
@@ -159,3 +168,97 @@ def test_resolve_refuses_a_sent_row_and_an_unknown_key(ledger: Ledger) -> None:
     entry = ledger.entry(_notification("doc-sent").key)
     assert entry is not None
     assert entry.status is Status.SENT
+
+
+def _whatsapp_fallen_back_and_email(ledger: Ledger) -> None:
+    """A WhatsApp message Meta reported failed, now held for SMS, and an email to a
+    customer without a phone."""
+    whatsapp = Notification(
+        **{
+            **_notification("doc-wa").__dict__,
+            "channels": (Channel.WHATSAPP, Channel.SMS),
+            "channel": Channel.WHATSAPP,
+            "whatsapp": WhatsAppTemplate("order_shipped", "en", ("5643", "10.06.2024")),
+        }
+    )
+    ledger.claim(whatsapp)
+    ledger.mark_sent(whatsapp.key, provider_message_id="wamid.HBgL1", attempts=1)
+    ledger.fall_back(
+        whatsapp.key,
+        from_channel=Channel.WHATSAPP,
+        provider_message_id="wamid.HBgL1",
+        reason="WhatsApp reported failed (Meta error 131026)",
+        due_at=datetime(2026, 6, 11, 3, 30, tzinfo=UTC),
+    )
+    email = Notification(
+        **{
+            **_notification("doc-mail").__dict__,
+            "phone": None,
+            "channels": (Channel.EMAIL,),
+            "channel": Channel.EMAIL,
+            "email": "ravi.kumar@example.in",
+            "email_subject": "Order doc-mail",
+        }
+    )
+    ledger.claim(email)
+    ledger.mark_sent(email.key, provider_message_id="<1@acme.example>", attempts=1)
+
+
+def test_the_table_shows_the_channel_the_fallback_and_an_email_recipient_masked(
+    ledger: Ledger, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _whatsapp_fallen_back_and_email(ledger)
+    assert main(["ledger", "--document", "doc-wa"]) == 0
+    _header, fallen = capsys.readouterr().out.splitlines()
+    assert fallen.split()[3:6] == ["held", "sms", "doc-wa"]
+    assert fallen.split()[8] == "*********3210"
+    assert fallen.endswith(
+        "whatsapp → sms: WhatsApp reported failed (Meta error 131026); due 2026-06-11 03:30Z"
+    )
+    assert main(["ledger", "--document", "doc-mail"]) == 0
+    _header, emailed = capsys.readouterr().out.splitlines()
+    assert emailed.split()[3:9] == [
+        "sent",
+        "email",
+        "doc-mail",
+        "shipped",
+        "Shipped",
+        "r***@example.in",
+    ]
+    assert "ravi" not in emailed
+
+
+def test_the_json_shows_the_fallback_and_the_phone_filter_leaves_out_an_email_row(
+    ledger: Ledger, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _whatsapp_fallen_back_and_email(ledger)
+    (fallen,) = _json(capsys, "--document", "doc-wa")
+    assert {
+        name: fallen[name]
+        for name in (
+            "channel", "channels", "whatsapp", "status", "provider_message_id", "attempts",
+            "fallback_from", "fallback_reason", "replaced_message_id", "due_at",
+        )
+    } == {
+        "channel": "sms",
+        "channels": ["whatsapp", "sms"],
+        "whatsapp": {
+            "template": "order_shipped",
+            "language": "en",
+            "parameters": ["5643", "10.06.2024"],
+        },
+        "status": "held",
+        "provider_message_id": None,
+        "attempts": 0,
+        "fallback_from": "whatsapp",
+        "fallback_reason": "WhatsApp reported failed (Meta error 131026)",
+        "replaced_message_id": "wamid.HBgL1",
+        "due_at": "2026-06-11T03:30:00+00:00",
+    }  # fmt: skip
+    (emailed,) = _json(capsys, "--document", "doc-mail")
+    assert (emailed["phone"], emailed["email"], emailed["email_subject"]) == (
+        None,
+        "r***@example.in",
+        "Order doc-mail",
+    )
+    assert _documents(capsys, "--phone", "+919876543210") == ["doc-sent", "doc-stuck", "doc-wa"]

@@ -56,7 +56,7 @@ def test_reports_in_order_move_the_row_forward(ledger: Ledger) -> None:
         assert _delivery(ledger) is DeliveryStatus(status)
 
 
-@pytest.mark.parametrize("final", [DeliveryStatus.DELIVERED, DeliveryStatus.UNDELIVERED])
+@pytest.mark.parametrize("final", [DeliveryStatus.UNDELIVERED, DeliveryStatus.READ])
 def test_a_late_intermediate_or_other_final_report_does_not_replace_a_final_one(
     ledger: Ledger, final: DeliveryStatus
 ) -> None:
@@ -64,6 +64,21 @@ def test_a_late_intermediate_or_other_final_report_does_not_replace_a_final_one(
     for late in DeliveryStatus:
         assert ledger.record_delivery(SID, late) is DeliveryUpdate.STALE
     assert _delivery(ledger) is final
+
+
+def test_delivered_is_replaced_by_read_alone(ledger: Ledger) -> None:
+    ledger.record_delivery(SID, DeliveryStatus.DELIVERED)
+    for late in ("queued", "sending", "sent", "delivered", "undelivered"):
+        assert ledger.record_delivery(SID, DeliveryStatus(late)) is DeliveryUpdate.STALE
+    assert ledger.record_delivery(SID, DeliveryStatus.READ) is DeliveryUpdate.RECORDED
+    assert _delivery(ledger) is DeliveryStatus.READ
+
+
+def test_read_before_delivered_keeps_read(ledger: Ledger) -> None:
+    """WhatsApp's statuses overtake each other too."""
+    assert ledger.record_delivery(SID, DeliveryStatus.READ) is DeliveryUpdate.RECORDED
+    assert ledger.record_delivery(SID, DeliveryStatus.DELIVERED) is DeliveryUpdate.STALE
+    assert _delivery(ledger) is DeliveryStatus.READ
 
 
 def test_sent_arriving_after_delivered_keeps_delivered_and_queued_after_sent_keeps_sent(

@@ -8,6 +8,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 
+from notifier.channels import Channel
 from notifier.delivery import Delivery, SendPolicy
 from notifier.errors import SmsProviderUnavailable, SmsRejected
 from notifier.handlers import NotifyHandler
@@ -15,6 +16,7 @@ from notifier.ledger import Ledger, Notification
 from notifier.ledger_schema import open_engine
 from notifier.metrics import NotifierMetrics
 from notifier.opt_outs import OptOutList, OptOutPolicy
+from notifier.outbound import SmsChannel
 from notifier.releaser import StuckReporter
 from notifier.rules import RuleSet
 from shared.logs import EventContextFilter
@@ -44,7 +46,7 @@ def _value(registry: CollectorRegistry, name: str, **labels: str) -> float:
 def _delivery(database: Engine, sender: ScriptedSender, metrics: NotifierMetrics) -> Delivery:
     return Delivery(
         Ledger(database),
-        sender,
+        {Channel.SMS: SmsChannel(sender)},
         SendPolicy(attempts=2),
         sleep=lambda _s: None,
         metrics=metrics,

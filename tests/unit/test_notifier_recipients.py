@@ -17,14 +17,17 @@ AGENT = {
     "id": "a1",
     "name": "Ravi Kumar",
     "phone": "+91 98765 43210",
-    "email": None,
+    "email": "ravi@kumar.example",
     "contacts": [
-        {"name": "Anil Gupta", "phone": "+91 98765 43211"},
-        {"name": "Sita Rao", "phone": "98765 43212, office 080 2345 6789"},
+        {"name": "Anil Gupta", "phone": "+91 98765 43211", "email": "anil@kumar.example"},
+        {"name": "Sita Rao", "phone": "98765 43212, office 080 2345 6789", "email": None},
     ],
-    "attributes": {"Mobile": "+91 90000 00001"},
+    "attributes": {"Mobile": "+91 90000 00001", "Billing email": "accounts@kumar.example"},
 }
-DOCUMENT = seed_document(agent=AGENT, attributes={"Receiver phone": "+91 90000 00002"})
+DOCUMENT = seed_document(
+    agent=AGENT,
+    attributes={"Receiver phone": "+91 90000 00002", "Receiver email": "neha@shop.example"},
+)
 
 
 @pytest.mark.parametrize(
@@ -45,6 +48,32 @@ def test_each_recipient_kind_finds_its_phone(recipient: object, phone: str | Non
     assert parse_recipient(recipient).phone_text(DOCUMENT) == phone
 
 
+@pytest.mark.parametrize(
+    ("recipient", "email"),
+    [
+        ("counterparty", "ravi@kumar.example"),
+        ("first-contact", "anil@kumar.example"),
+        ({"contact": "ANIL GUPTA"}, "anil@kumar.example"),
+        ({"contact": "sita rao"}, None),
+        ({"contact": "Nobody"}, None),
+        ({"attribute": "Receiver email"}, "neha@shop.example"),
+        ({"attribute": "Receiver phone"}, "+91 90000 00002"),
+        ({"attribute": "Courier email"}, None),
+        ({"field": "agent.attributes.Billing email"}, "accounts@kumar.example"),
+        ({"field": "agent.email"}, "ravi@kumar.example"),
+        ({"field": "agent.phone"}, "ravi@kumar.example"),
+        ({"phone": "+91 98765 00000"}, None),
+    ],
+)
+def test_each_recipient_kind_finds_its_email(recipient: object, email: str | None) -> None:
+    assert parse_recipient(recipient).email_text(DOCUMENT) == email
+
+
+def test_a_contact_without_an_email_key_has_none() -> None:
+    agent = {**AGENT, "contacts": [{"name": "Anil Gupta", "phone": "+91 98765 43211"}]}
+    assert parse_recipient("first-contact").email_text(seed_document(agent=agent)) is None
+
+
 def test_the_kinds_are_what_they_say() -> None:
     assert parse_recipient("counterparty") == phone_field("agent.phone")
     assert isinstance(parse_recipient("first-contact"), ContactPhone)
@@ -62,6 +91,8 @@ def test_a_document_without_the_phone_gives_none(agent: Any) -> None:
     assert parse_recipient("counterparty").phone_text(document) is None
     assert parse_recipient("first-contact").phone_text(document) is None
     assert parse_recipient({"contact": "Anil"}).phone_text(document) is None
+    assert parse_recipient("counterparty").email_text(document) is None
+    assert parse_recipient("first-contact").email_text(document) is None
 
 
 def test_every_recipient_describes_itself_without_the_full_number() -> None:
@@ -83,6 +114,26 @@ def test_every_recipient_describes_itself_without_the_full_number() -> None:
         "attribute 'Receiver phone'",
         "agent.email",
         "fixed number",
+    ]
+
+
+def test_every_recipient_says_whose_email_it_reads() -> None:
+    described = [
+        parse_recipient(value).describe_email()
+        for value in (
+            "counterparty",
+            "first-contact",
+            {"contact": "Anil"},
+            {"attribute": "Receiver email"},
+            {"field": "agent.attributes.Billing email"},
+        )
+    ]
+    assert described == [
+        "counterparty email",
+        "first contact person",
+        "contact person 'Anil'",
+        "attribute 'Receiver email'",
+        "agent.attributes.Billing email",
     ]
 
 

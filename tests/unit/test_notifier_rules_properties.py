@@ -100,6 +100,14 @@ rule_values: dict[str, Any] = {
         ),
         values,
     ),
+    "channels": st.one_of(
+        st.sampled_from([["sms"], ["whatsapp", "sms"], ["email"], ["sms", "sms"], [], ["fax"]]),
+        values,
+    ),
+    "whatsapp_template": st.one_of(st.sampled_from(["order_shipped", "Order Shipped"]), values),
+    "whatsapp_language": st.one_of(st.sampled_from(["en", "en_US", "EN", "en-US"]), values),
+    "whatsapp_parameters": st.one_of(st.lists(st.sampled_from(TEMPLATES), max_size=3), values),
+    "email_subject": st.one_of(st.sampled_from(TEMPLATES), st.text(max_size=20), values),
     "extra": values,
 }
 junk_tables = st.lists(
@@ -121,6 +129,17 @@ good_when = st.dictionaries(
     ),
     max_size=2,
 )
+good_channel_keys = st.sampled_from(
+    [
+        {},
+        {
+            "channels": ["whatsapp", "sms"],
+            "whatsapp_template": "order_shipped",
+            "whatsapp_parameters": ["{number}", "{date}", "{amount}"],
+        },
+        {"channels": ["email", "sms"], "email_subject": "Order {number} for {customer}"},
+    ]
+)
 good_tables = st.fixed_dictionaries(
     {
         "name": st.sampled_from(["a", "b", "c"]),
@@ -137,7 +156,7 @@ good_tables = st.fixed_dictionaries(
         "locale": st.sampled_from(["en_IN", "de_DE", "fr_FR"]),
         "quiet_hours": st.sampled_from(["21:00-09:00", "21:00-09:00 Europe/London"]),
     },
-)
+).flatmap(lambda table: good_channel_keys.map(lambda keys: {**table, **keys}))
 rule_tables = st.one_of(good_tables, junk_tables)
 
 
@@ -216,7 +235,10 @@ documents = st.fixed_dictionaries(
                     "tags": st.lists(st.text(max_size=5), max_size=3),
                     "attributes": st.dictionaries(st.sampled_from(["Tier"]), scalars),
                     "contacts": st.lists(
-                        st.fixed_dictionaries({"name": texts, "phone": texts}), max_size=2
+                        st.fixed_dictionaries(
+                            {"name": texts, "phone": texts}, optional={"email": texts}
+                        ),
+                        max_size=2,
                     ),
                 },
             ),
@@ -243,6 +265,9 @@ def test_a_loaded_rule_set_plans_any_document_or_says_what_it_lacks(
     except DocumentIncomplete:
         return
     assert all(isinstance(message.text, str) for message in messages)
+    for message in messages:
+        assert (message.whatsapp is not None) == ("whatsapp" in message.channels)
+        assert (message.email_subject is not None) == ("email" in message.channels)
 
 
 FULL_RULE = (
@@ -250,6 +275,10 @@ FULL_RULE = (
     'template = "{number} {date} {sum:currency} {moment:d MMM y HH:mm} {agent.tags}'
     ' {attributes.Courier} {attributes.Advance:money} {agent.attributes.Tier}"\n'
     'recipient = "first-contact"\n'
+    'channels = ["whatsapp", "email", "sms"]\n'
+    'whatsapp_template = "everything"\n'
+    'whatsapp_parameters = ["{number}", "{agent.tags}", "{attributes.Courier}", "{date:long}"]\n'
+    'email_subject = "{attributes.Courier} {agent.attributes.Tier} {number}"\n'
     "[rule.when]\nsum = { gte = 0 }\n"
 )
 
@@ -264,3 +293,10 @@ def test_a_rule_using_every_kind_of_field_plans_any_document(document: dict[str,
         return
     matches = document["sum"] is not None and document["sum"]["minor"] >= 0
     assert [message.rule for message in messages] == (["all"] if matches else [])
+    for message in messages:
+        assert message.whatsapp is not None
+        assert len(message.whatsapp.parameters) == 4
+        # A subject is one header line whatever the document's values hold.
+        assert message.email_subject is not None
+        assert "\n" not in message.email_subject
+        assert "\r" not in message.email_subject

@@ -245,3 +245,66 @@ def test_the_indian_gateways_get_their_senders(monkeypatch: pytest.MonkeyPatch) 
         _exotel_environment(monkeypatch)
         sender = build_sender(load_settings(NotifierSettings), session, io.StringIO())
         assert isinstance(sender, ExotelSender)
+
+
+WHATSAPP = {
+    "WHATSAPP_TOKEN": "EAAG-system-user-token",
+    "WHATSAPP_PHONE_NUMBER_ID": "106540352242922",
+    "WHATSAPP_APP_SECRET": "app-secret-value",
+    "WHATSAPP_VERIFY_TOKEN": "verify-token-value",
+}
+
+
+def test_whatsapp_is_off_until_configured_and_then_needs_all_four_and_a_port(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = load_settings(NotifierSettings)
+    assert (settings.whatsapp_configured, settings.email_configured) == (False, False)
+    assert settings.whatsapp_api_url == "https://graph.facebook.com/v21.0"
+    monkeypatch.setenv("WHATSAPP_TOKEN", WHATSAPP["WHATSAPP_TOKEN"])
+    with pytest.raises(SettingsError) as refused:
+        load_settings(NotifierSettings)
+    assert str(refused.value) == (
+        "invalid settings: Value error, WHATSAPP_TOKEN requires WHATSAPP_PHONE_NUMBER_ID,"
+        " WHATSAPP_APP_SECRET, WHATSAPP_VERIFY_TOKEN to be set as well"
+    )
+    for name, value in WHATSAPP.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError, match="WHATSAPP_TOKEN requires METRICS_PORT"):
+        load_settings(NotifierSettings)
+    monkeypatch.setenv("METRICS_PORT", "9300")
+    assert load_settings(NotifierSettings).whatsapp_configured
+
+
+@pytest.mark.parametrize(
+    ("variables", "problem"),
+    [
+        ({"SMTP_URL": "smtp://mail.example.in"}, "SMTP_URL and EMAIL_FROM are set together"),
+        ({"EMAIL_FROM": "orders@shop.example"}, "SMTP_URL and EMAIL_FROM are set together"),
+        (
+            {"SMTP_URL": "https://user:hunter2-secret@mail.example.in", "EMAIL_FROM": "o@shop.in"},
+            "SMTP_URL must start with smtp:// or smtps://",
+        ),
+        (
+            {"SMTP_URL": "smtp://mail.example.in", "EMAIL_FROM": "Shop orders"},
+            "EMAIL_FROM must be an address",
+        ),
+    ],
+)
+def test_email_needs_a_server_and_a_sender_address(
+    monkeypatch: pytest.MonkeyPatch, variables: dict[str, str], problem: str
+) -> None:
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError) as refused:
+        load_settings(NotifierSettings)
+    assert problem in str(refused.value)
+    assert "hunter2" not in str(refused.value)
+
+
+def test_email_with_a_server_and_a_sender(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SMTP_URL", "smtps://orders%40shop.in:hunter2@mail.example.in")
+    monkeypatch.setenv("EMAIL_FROM", "Ganesh Traders <orders@ganeshtraders.in>")
+    settings = load_settings(NotifierSettings)
+    assert settings.email_configured
+    assert "hunter2" not in repr(settings)
