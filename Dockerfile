@@ -2,8 +2,17 @@
 # Dependencies come from requirements.lock (exact versions and hashes), never resolved at
 # build time, so an image built today and one built next month run the same code.
 
-FROM python:3.11-slim AS build
+# The Python 3.11 image both stages start from. `make compose-smoke` builds on a local one
+# (deploy/smoke/), as no image registry is reachable there.
+ARG PYTHON_IMAGE=python:3.11-slim
+
+FROM ${PYTHON_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+# Unset, pip downloads from PyPI. A build that may not (the smoke run) serves pip a
+# wheelhouse instead: PIP_FIND_LINKS=<its URL> PIP_NO_INDEX=1. The hashes of the lock are
+# checked either way.
+ARG PIP_FIND_LINKS
+ARG PIP_NO_INDEX
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
@@ -23,7 +32,7 @@ COPY devstack ./devstack
 RUN pip install --no-deps . && pip check
 
 # The runtime stage: the virtualenv only, no build tree, no pip cache, not root.
-FROM python:3.11-slim AS runtime
+FROM ${PYTHON_IMAGE} AS runtime
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PATH=/opt/venv/bin:$PATH

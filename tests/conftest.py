@@ -1,14 +1,25 @@
 """Fixtures every test directory shares: a real Kafka-protocol broker and fresh topics.
 
 The broker, once per session, in this order: ``KAFKA_BOOTSTRAP_SERVERS`` if set; a
-testcontainers Kafka if a Docker daemon answers; else the embedded Tansu broker.
+testcontainers Kafka if a Docker daemon answers and has (or can pull) Kafka's image
+(tests/docker_kafka.py); else the embedded Tansu broker.
 Each test gets its own topics and consumer group names, so tests never see each
 other's records.
+
+Under pytest-xdist (``make test``) each worker is a session of its own: it starts its own
+container or Tansu broker, and with ``KAFKA_BOOTSTRAP_SERVERS`` all workers share that
+one broker, which the fresh names per test make safe.
 """
 
+import fcntl
+import itertools
 import os
+import shutil
+import tempfile
+import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +30,8 @@ from hypothesis import settings
 from devstack.broker import EmbeddedBroker
 from shared.topic_reader import ReadRecord, TopicReader
 from shared.topics import ensure_topics
+from tests.docker_kafka import kafka_container
+from tests.helpers import stop_at_once
 
 # The suite's property tests draw the same examples on every run, so a red CI names a
 # change, not an unlucky draw, and no example fails for being slow on a busy machine.
@@ -28,38 +41,38 @@ settings.register_profile("explore", max_examples=1000, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
-def _docker_answers() -> bool:
-    try:
-        import docker
-
-        docker.from_env(timeout=2).ping()
-    except Exception:
-        return False
-    return True
-
-
 @pytest.fixture(scope="session")
 def kafka_bootstrap() -> Iterator[str]:
     configured = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if configured:
         yield configured
-    elif _docker_answers():
-        from testcontainers.kafka import KafkaContainer
+        return
+    with kafka_container() as container:
+        if container is not None:
+            yield container
+            return
+    broker = EmbeddedBroker()
+    broker.start()
+    try:
+        yield broker.bootstrap_servers
+    finally:
+        # Not SIGTERM: Tansu would wait 5 s for any client still connected.
+        stop_at_once(broker)
 
-        with KafkaContainer().with_kraft() as kafka:
-            yield kafka.get_bootstrap_server()
-    else:
-        with EmbeddedBroker() as broker:
-            yield broker.bootstrap_servers
 
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Stop the run when a test reaches the broker without ``@pytest.mark.broker``.
+@pytest.hookimpl(trylast=True)  # after -k and -m deselected: the order is of what runs
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Stop the run when a test reaches the broker without ``@pytest.mark.broker``; under
+    xdist, order the tests for its workers (:func:`_worksteal_order`).
 
     ``-m "not broker"`` is how a machine without a broker runs the rest; an unmarked test
     would start one there instead. Every fixture that needs the broker depends on
     ``kafka_bootstrap``, so a test's fixture closure says whether it does.
     """
+    workerinput: dict[str, Any] = getattr(config, "workerinput", {})
+    workers = int(workerinput.get("workercount", 1))
+    if workers > 1:
+        items[:] = _worksteal_order(items, workers)
     unmarked = [
         item.nodeid
         for item in items
@@ -71,6 +84,135 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             "these tests use the broker (kafka_bootstrap, or a fixture built on it) "
             "without @pytest.mark.broker; mark them:\n  " + "\n  ".join(unmarked)
         )
+
+
+def _worksteal_order(items: list[pytest.Item], workers: int) -> list[pytest.Item]:
+    """The tests in the order that starts the slow ones first, on every worker at once.
+
+    ``--dist worksteal`` first gives worker k the k-th of ``workers`` contiguous slices
+    of this order (each ``len(left) // workers_left`` long); later an idle worker takes the
+    back half of the longest queue. In collection order every end-to-end test would head
+    the first slice and run one after another there, the run's critical path; here each
+    heads a slice in turn. The ``alone`` tests go first: each waits for the tests running
+    beside it to end, which at the start are the first of their slices, not the minute of
+    the scenario run. Every worker computes the same order, as xdist requires; should
+    xdist split otherwise, the slow tests are still spread through the run.
+    """
+    alone = [item for item in items if item.get_closest_marker("alone")]
+    slow = [item for item in items if item.get_closest_marker("e2e") and item not in alone]
+    rest = iter(item for item in items if item not in alone and item not in slow)
+    heads: list[list[pytest.Item]] = [[] for _ in range(workers)]
+    heads[0].extend(alone)
+    for number, item in enumerate(slow):
+        heads[number % workers].append(item)
+    ordered: list[pytest.Item] = []
+    left = len(items)
+    for worker, head in enumerate(heads):
+        size = left // (workers - worker)
+        left -= size
+        ordered += head
+        ordered += itertools.islice(rest, max(0, size - len(head)))
+    return ordered + list(rest)
+
+
+_TURNS_DIRECTORY = "kladana_turns_directory"
+"""The ``workerinput`` key of the directory whose lock files the workers take turns by."""
+_turns_directory_key = pytest.StashKey[Path]()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """xdist's controller, for each worker: where the run's workers take turns."""
+    config = node.config
+    if _turns_directory_key not in config.stash:
+        config.stash[_turns_directory_key] = Path(tempfile.mkdtemp(prefix="pytest-turns-"))
+    node.workerinput[_TURNS_DIRECTORY] = str(config.stash[_turns_directory_key])
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _turns_key in config.stash:  # a worker
+        config.stash[_turns_key].close()
+    if _turns_directory_key in config.stash:  # the controller
+        shutil.rmtree(config.stash[_turns_directory_key], ignore_errors=True)
+
+
+class _Turns:
+    """One worker's side of a readers-writer lock over the run's workers: an ``alone``
+    test runs while no other test does, the others run side by side.
+
+    flock, so a worker that dies lets go of its locks. The turnstile keeps the others
+    from starting tests while an ``alone`` test waits for the running ones to end; a run
+    of ``alone`` tests keeps both locks from the first to the last. And a worker whose
+    first test is not ``alone`` waits, a bounded while, for the ``alone`` tests to start
+    first (they head the first worker's queue, :func:`_worksteal_order`), so that they
+    do not wait for the slow tests that head the other queues.
+    """
+
+    GATE_S = 30.0
+    """How long a worker waits for the ``alone`` tests to start before its first test: an
+    optimisation only, the locks keep them alone in any case."""
+
+    def __init__(self, directory: Path, *, alone_in_run: bool) -> None:
+        # Open for the worker's whole session: closed, a file lets go of its lock.
+        self._turnstile = (directory / "turnstile").open("a")
+        self._running = (directory / "running").open("a")
+        self._started = directory / "alone-started"
+        self._wait_for_alone = alone_in_run
+        self._exclusive = False
+
+    @contextmanager
+    def turn(self, *, alone: bool, next_alone: bool) -> Iterator[None]:
+        if self._wait_for_alone and not alone:
+            deadline = time.monotonic() + self.GATE_S
+            while not self._started.exists() and time.monotonic() < deadline:
+                time.sleep(0.05)
+        self._wait_for_alone = False
+        if not self._exclusive:
+            fcntl.flock(self._turnstile, fcntl.LOCK_EX)
+            if alone:
+                self._started.touch()
+                fcntl.flock(self._running, fcntl.LOCK_EX)
+                self._exclusive = True
+            else:
+                fcntl.flock(self._running, fcntl.LOCK_SH)
+                fcntl.flock(self._turnstile, fcntl.LOCK_UN)
+        try:
+            yield
+        finally:
+            if not (self._exclusive and next_alone):
+                fcntl.flock(self._running, fcntl.LOCK_UN)
+                if self._exclusive:
+                    fcntl.flock(self._turnstile, fcntl.LOCK_UN)
+                    self._exclusive = False
+
+    def close(self) -> None:
+        self._turnstile.close()
+        self._running.close()
+
+
+_turns_key = pytest.StashKey[_Turns]()
+
+
+def _is_alone(item: pytest.Item | None) -> bool:
+    return item is not None and item.get_closest_marker("alone") is not None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(
+    item: pytest.Item, nextitem: pytest.Item | None
+) -> Generator[None, object, object]:
+    """Under xdist, every test (set-up, call and teardown) takes its turn: ``alone`` tests,
+    judged by a real clock against a rate or a latency, run with no other worker's load
+    beside them; without xdist there is no one else."""
+    workerinput: dict[str, Any] = getattr(item.config, "workerinput", {})
+    directory = workerinput.get(_TURNS_DIRECTORY)
+    if directory is None:
+        return (yield)
+    if _turns_key not in item.config.stash:
+        alone_in_run = any(_is_alone(test) for test in item.session.items)
+        item.config.stash[_turns_key] = _Turns(Path(directory), alone_in_run=alone_in_run)
+    with item.config.stash[_turns_key].turn(alone=_is_alone(item), next_alone=_is_alone(nextitem)):
+        return (yield)
 
 
 @dataclass(frozen=True)

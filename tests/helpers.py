@@ -1,5 +1,6 @@
 """Helpers the test modules share: waiting, publishing, running a loop, fakes, samples."""
 
+import signal
 import subprocess
 import sys
 import threading
@@ -13,6 +14,7 @@ from typing import Any
 from cloudevents.core.v1.event import CloudEvent
 from flask import Flask, Response, request
 
+from devstack.broker import EmbeddedBroker
 from notifier.ledger import Ledger, Notification
 from notifier.sms import idempotency_key
 from shared.consumer_service import Runnable, RuntimeConfig
@@ -60,6 +62,18 @@ def wait_until(condition: Callable[[], bool], *, timeout_s: float = 60) -> bool:
             return False
         time.sleep(0.05)
     return True
+
+
+def stop_at_once(broker: EmbeddedBroker) -> None:
+    """Stop an embedded broker with SIGKILL, and reap it.
+
+    On SIGTERM Tansu waits 5 s for its clients to hang up: a test that takes the broker
+    away under a running client, or a session ending with one connected, would sit out
+    those 5 s. It keeps everything in memory, so SIGTERM saves nothing that SIGKILL
+    loses, and to its clients the broker is gone either way.
+    """
+    broker.signal(signal.SIGKILL)
+    broker.stop()  # reaps it (a SIGTERM to a process already dying is harmless)
 
 
 def publish_records(bootstrap: str, topic: str, records: list[Record]) -> None:

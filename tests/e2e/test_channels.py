@@ -233,7 +233,14 @@ def test_whatsapp_first_sms_when_not_on_whatsapp_and_email_each_exactly_once(
 
     # Rahul is not on WhatsApp: Meta's "failed" (131026) brings exactly one SMS; his email
     # rule sends one email.
-    assert wait_until(lambda: len(pipeline.sms_sent()) >= 1, timeout_s=60), _rows(pipeline)
+    def rahul_sent_by_sms() -> bool:
+        row = pipeline.row(ORDER_5644, "order-received")
+        return row is not None and (row.status, row.notification.channel) == (
+            Status.SENT,
+            Channel.SMS,
+        )
+
+    assert wait_until(rahul_sent_by_sms, timeout_s=60), _rows(pipeline)
     assert wait_until(lambda: "Email from" in pipeline.emails.getvalue(), timeout_s=60)
     assert pipeline.sms_sent() == [(RAHUL, RAHUL_TEXT)]
     assert pipeline.emails.getvalue() == (

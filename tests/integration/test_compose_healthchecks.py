@@ -1,13 +1,17 @@
-"""The compose file's healthchecks, run as compose runs them (``python -c``) against a
-real HTTP server: each asks the port and path its service serves, and fails on a 503 or
-on nothing listening."""
+"""The compose file's healthchecks, run as compose runs them (``python -c``, the shell)
+against real servers: each asks the port and path its service serves, and fails on a 503
+or on nothing listening; PostgreSQL's asks over TCP, as the notifiers connect."""
 
+import os
 import re
+import shutil
+import socket
 import subprocess
 import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -105,3 +109,33 @@ def test_the_redis_healthcheck_pings_the_port_it_names(
     redis_port = urlsplit(redis_url).port or 6379
     assert probe(redis_port) == 0
     assert probe(free_port()) != 0
+
+
+def _machine_postgres_answers() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def test_the_postgres_healthcheck_asks_over_tcp_on_the_port_it_names(
+    compose: dict[str, Any], tmp_path: Path
+) -> None:
+    kind, command = compose["services"]["postgres"]["healthcheck"]["test"]
+    assert kind == "CMD-SHELL"
+    if shutil.which("pg_isready") is None:
+        pytest.skip("pg_isready is not installed (Debian: postgresql-client)")
+
+    def probe(port: int) -> int:
+        # libpq's defaults point at a directory with no server socket: only the command's
+        # own host can reach a server, over TCP.
+        environment = {"PATH": os.environ["PATH"], "PGHOST": str(tmp_path), "PGPORT": str(port)}
+        return subprocess.run(
+            ["sh", "-c", command], env=environment, capture_output=True, timeout=30, check=False
+        ).returncode
+
+    assert probe(free_port()) != 0
+    if not _machine_postgres_answers():
+        pytest.skip("no PostgreSQL on 127.0.0.1:5432 to answer the check")
+    assert probe(5432) == 0  # the official image's port, the compose file's

@@ -92,6 +92,10 @@ def wait_for_enriched(read_topic: ReadTopic, topic: str, raw_ids: set[str]) -> s
     return found
 
 
+# Alone: the sandbox's bucket judges each request by when it arrives, and the limiter
+# spends Kladana's whole budget; another worker's load delaying some requests bunches
+# them into a 429 that says nothing about the limiter.
+@pytest.mark.alone
 def test_a_burst_of_500_events_for_100_documents_is_enriched_without_one_429(
     kafka_bootstrap: str,
     topics: PipelineTopics,

@@ -28,7 +28,7 @@ from ingest.wiring import build_worker
 from shared.topic_reader import TopicReader
 from shared.topics import ensure_topics
 from tests.conftest import KafkaRecordView
-from tests.helpers import wait_until
+from tests.helpers import stop_at_once, wait_until
 
 pytestmark = pytest.mark.broker
 
@@ -49,7 +49,7 @@ def broker(raw_topic: str) -> Iterator[EmbeddedBroker]:
     try:
         yield broker
     finally:
-        broker.stop()
+        stop_at_once(broker)
 
 
 def restart(broker: EmbeddedBroker, raw_topic: str) -> None:
@@ -127,7 +127,7 @@ def test_webhooks_answered_while_the_broker_is_down_reach_it_once_it_returns(
     try:
         assert wait_until(lambda: client.get("/readyz").json["status"] == "ready", timeout_s=30)
         with draining_paused(settings.ingest_spool_dir):
-            broker.stop()
+            stop_at_once(broker)
             assert wait_until(
                 lambda: client.get("/readyz").json["status"] == "spooling", timeout_s=30
             )
@@ -221,7 +221,7 @@ def test_ingest_starts_and_accepts_webhooks_while_the_broker_is_unreachable(
         records = read_all(broker.bootstrap_servers, raw_topic, count=len(sent))
     finally:
         assert service.stop(timeout_s=30) == 0, service.log_path.read_text()
-        broker.stop()
+        stop_at_once(broker)
     assert_once_each_in_order(records, sent)
 
 
@@ -253,5 +253,5 @@ def test_a_sigkilled_ingest_loses_nothing_it_answered_202(raw_topic: str, tmp_pa
         records = read_all(broker.bootstrap_servers, raw_topic, count=len(sent))
     finally:
         successor.stop(timeout_s=30)
-        broker.stop()
+        stop_at_once(broker)
     assert_once_each_in_order(records, sent)

@@ -11,6 +11,7 @@ from ingest.settings import IngestSettings
 from shared.events import RAW_WEBHOOK, new_event, to_record
 from shared.topics import ensure_topics
 from tests.conftest import PipelineTopics, ReadTopic
+from tests.helpers import stop_at_once
 
 pytestmark = pytest.mark.broker
 
@@ -51,7 +52,7 @@ def test_a_broker_that_went_away_gets_no_acknowledgement(
         )
         channel = connect_librdkafka_channel(settings)
     finally:
-        broker.stop()
+        stop_at_once(broker)
     try:
         record = to_record(new_event(RAW_WEBHOOK, source="/t", document_id="d", data={}))
         assert channel.send_within(topics.raw, [record], 0.3) == [False]

@@ -1,7 +1,8 @@
-"""docker-compose.yml cannot run here (no Docker engine), so check it against the code:
-every command exists, every variable it sets is one its service reads, topics agree,
-consumers scale, every service has a healthcheck (that it works, against a served port:
-tests/integration/test_compose_healthchecks.py)."""
+"""docker-compose.yml against the code, without a Docker engine: every command exists,
+every variable it sets is one its service reads, topics agree, consumers scale, every
+service has a healthcheck (that it works, against a served port:
+tests/integration/test_compose_healthchecks.py). `make compose-smoke` runs the stack for
+real (deploy/smoke/, tests/unit/test_compose_smoke.py)."""
 
 import importlib.util
 import re
@@ -234,3 +235,23 @@ def test_every_long_running_service_has_a_healthcheck(compose: dict[str, Any]) -
     for name, spec in compose["services"].items():
         if name not in _one_shot_jobs(compose):
             assert spec.get("healthcheck", {}).get("test"), f"{name} has no healthcheck"
+
+
+def test_the_services_stop_before_the_broker_they_publish_to(compose: dict[str, Any]) -> None:
+    # Compose stops a service before what it depends on. Through the topics job alone (long
+    # exited), docker-compose 1.29 stopped Kafka while ingest was still publishing (the
+    # compose smoke run, deploy/smoke/, checks the order the containers stopped in).
+    for name, spec in our_services(compose).items():
+        if name in _one_shot_jobs(compose) or "KAFKA_BOOTSTRAP_SERVERS" not in spec.get(
+            "environment", {}
+        ):
+            continue
+        assert spec["depends_on"]["kafka"]["condition"] == "service_healthy", name
+
+
+def test_postgres_is_healthy_only_once_it_answers_over_tcp(compose: dict[str, Any]) -> None:
+    # On its socket, the server the image starts alone to create the user and database
+    # answers ready, then stops again; the notifiers connect over TCP.
+    kind, command = compose["services"]["postgres"]["healthcheck"]["test"]
+    assert kind == "CMD-SHELL"
+    assert re.search(r"\bpg_isready -h localhost\b", command), command

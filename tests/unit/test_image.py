@@ -77,3 +77,25 @@ def test_the_build_context_lets_through_what_the_dockerfile_copies() -> None:
     assert sources
     for source in sources:
         assert f"!{source}" in ignore[ignore.index("*") :], source
+
+
+def test_both_stages_start_from_python_image_which_is_the_slim_python_by_default() -> None:
+    # `make compose-smoke` builds on a local Python 3.11 (deploy/smoke/); what users build
+    # stays python:3.11-slim.
+    assert re.findall(r"^ARG PYTHON_IMAGE=(\S+)$", DOCKERFILE, re.M) == ["python:3.11-slim"]
+    assert re.findall(r"^FROM (\S+) AS", DOCKERFILE, re.M) == ["${PYTHON_IMAGE}"] * 2
+
+
+def test_pip_reads_pypi_unless_a_build_offers_it_a_wheelhouse() -> None:
+    build_stage = DOCKERFILE.split("\nFROM ")[1]
+    # Declared without a value: unset in every build that does not pass them.
+    for argument in ("PIP_FIND_LINKS", "PIP_NO_INDEX"):
+        assert re.search(rf"^ARG {argument}$", build_stage, re.M), argument
+    assert "PIP_CERT" not in DOCKERFILE  # no CA bundle or credential is ever baked in
+
+
+def test_the_dockerfile_builds_without_buildkit() -> None:
+    # docker-compose 1.29 builds with the engine's classic builder, which knows no
+    # `RUN --mount` (build secrets, caches) and fetches no `# syntax=` frontend.
+    assert "--mount" not in DOCKERFILE
+    assert not re.search(r"^#\s*syntax=", DOCKERFILE, re.M)
