@@ -19,7 +19,10 @@ from tests.helpers import SEED_DOCUMENT_ID, SEED_SMS
 from tests.unit.test_compose import ROOT
 
 SMOKE = ROOT / "deploy" / "smoke"
-DRIVER = (SMOKE / "compose-smoke.sh").read_text()
+DRIVER = "".join(
+    path.read_text() for path in (SMOKE / "compose-smoke.sh", *sorted((SMOKE / "lib").glob("*.sh")))
+)
+"""The driver and the parts it sources."""
 STANDIN = re.compile(r"^kladana-smoke/(?P<directory>[a-z]+)-standin:[a-z0-9.]+$")
 HEALTHCHECKS_REPLACED = {"kafka"}
 """Services whose healthcheck names a tool of the upstream image itself (apache/kafka's
